@@ -1,0 +1,156 @@
+"""Deliver the outbox: through the configured SMTP relay, or as .eml files in the outbox folder.
+
+Each row is sent once: the folder transport names files by outbox id and skips an existing one;
+the relay gets the same Message-ID on a retry, so a crash between send and mark cannot produce
+two different replies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import ssl
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Protocol
+
+from sqlmodel import select
+
+from bot.context import App
+from storage import models
+from storage.db import audit, unit_of_work
+
+log = logging.getLogger(__name__)
+
+
+class PermanentFailure(Exception):
+    """The relay refused the message for good (5xx)."""
+
+
+class Transport(Protocol):
+    def send(self, row: models.Outbox) -> None: ...
+
+
+class DirectoryTransport:
+    """No relay configured: write each message as <id>-<purpose>.eml into a folder."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path_for(self, row: models.Outbox) -> Path:
+        return self.directory / f"{row.id:08d}-{row.purpose}.eml"
+
+    def send(self, row: models.Outbox) -> None:
+        target = self.path_for(row)
+        if target.exists():
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".writing-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(row.raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+
+
+class RelayTransport:
+    """An SMTP relay with STARTTLS, implicit TLS or plain, and optional AUTH."""
+
+    def __init__(self, app: App) -> None:
+        self.settings = app.settings
+
+    def send(self, row: models.Outbox) -> None:
+        try:
+            with self._connect() as smtp:
+                smtp.sendmail(self.settings.bot_address, [row.to_addr], row.raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            if all(500 <= code < 600 for code in codes):
+                raise PermanentFailure(f"recipient refused ({codes})") from None
+            raise
+        except smtplib.SMTPResponseException as exc:
+            if 500 <= exc.smtp_code < 600:
+                raise PermanentFailure(f"relay refused: {exc.smtp_code}") from None
+            raise
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        assert s.relay_host is not None
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if s.relay_security == "ssl":
+            smtp = smtplib.SMTP_SSL(s.relay_host, s.relay_port, timeout=s.relay_timeout_seconds,
+                                    context=context)
+        else:
+            smtp = smtplib.SMTP(s.relay_host, s.relay_port, timeout=s.relay_timeout_seconds)
+            if s.relay_security == "starttls":
+                smtp.starttls(context=context)
+        if s.relay_user and s.relay_password:
+            smtp.login(s.relay_user, s.relay_password.get_secret_value())
+        return smtp
+
+
+def make_transport(app: App) -> Transport:
+    if app.settings.relay_host:
+        return RelayTransport(app)
+    return DirectoryTransport(app.settings.outbox_path)
+
+
+def deliver_due(app: App, transport: Transport, limit: int = 200) -> int:
+    """Send every pending row whose time has come; returns how many went out."""
+    sent = 0
+    for row in _due_rows(app, limit):
+        try:
+            transport.send(row)
+        except PermanentFailure as exc:
+            _record_failure(app, row.id, str(exc), permanent=True)
+        except Exception as exc:  # network and temporary SMTP errors: retry later
+            _record_failure(app, row.id, f"{type(exc).__name__}: {exc}"[:300], permanent=False)
+        else:
+            _mark_sent(app, row.id)
+            sent += 1
+    return sent
+
+
+def _due_rows(app: App, limit: int) -> list[models.Outbox]:
+    with unit_of_work(app.engine) as session:
+        query = (
+            select(models.Outbox)
+            .where(models.Outbox.status == "pending",
+                   models.Outbox.next_attempt_at <= app.clock.now())
+            .order_by(models.Outbox.id)
+            .limit(limit)
+        )
+        return list(session.exec(query))
+
+
+def _mark_sent(app: App, outbox_id: int | None) -> None:
+    with app.write_lock, unit_of_work(app.engine) as session:
+        row = session.get(models.Outbox, outbox_id)
+        assert row is not None
+        row.status, row.sent_at = "sent", app.clock.now()
+        row.attempts += 1
+        session.add(row)
+        audit(session, "outbox.sent", at=row.sent_at, case_id=row.case_id,
+              outbox_id=row.id, purpose=row.purpose)
+    log.info("outbox %s sent (%s)", outbox_id, row.purpose)
+
+
+def _record_failure(app: App, outbox_id: int | None, error: str, *, permanent: bool) -> None:
+    settings = app.settings
+    with app.write_lock, unit_of_work(app.engine) as session:
+        row = session.get(models.Outbox, outbox_id)
+        assert row is not None
+        row.attempts += 1
+        row.last_error = error
+        if permanent or row.attempts >= settings.outbox_max_attempts:
+            row.status = "dead"
+        else:
+            delay = settings.outbox_backoff_seconds * 2 ** (row.attempts - 1)
+            row.next_attempt_at = app.clock.now() + timedelta(seconds=delay)
+        session.add(row)
+        audit(session, "outbox.failed", at=app.clock.now(), case_id=row.case_id,
+              outbox_id=row.id, attempts=row.attempts, status=row.status, error=error)
+    log.warning("outbox %s failed (attempt %d): %s", outbox_id, row.attempts, error)

@@ -1,0 +1,271 @@
+"""Command line: `stelloloxon-bot run | requests | show | inject | inbound | process | ...`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import smtplib
+import sys
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import make_msgid
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import col, select
+
+from bot.cases import OPEN_STATUSES, days_left
+from bot.channels.imap import ImapConfigError, check_imap
+from bot.channels.outbound import deliver_due, make_transport
+from bot.config import Settings
+from bot.context import App, bootstrap
+from bot.daemon import Daemon
+from bot.demo import DEMO_CLIENTS, seed_demo
+from bot.intake import store_raw
+from bot.pipeline import process_inbound
+from storage import models
+from storage.db import DatabaseConfigError, audit, unit_of_work
+
+cli = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Stelloloxon Pro support bot: email and Telegram, privacy requests first.")
+console = Console()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def one_line_errors(func: F) -> F:
+    """Configuration problems end the command with one clear line, not a traceback."""
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            _fail(f"bad setting {'.'.join(map(str, first['loc']))}: {first['msg']}")
+        except (DatabaseConfigError, ImapConfigError, OSError) as exc:
+            _fail(str(exc))
+    return wrapper  # type: ignore[return-value]
+
+
+def _app() -> App:
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore", "mail.log", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return bootstrap(settings)
+
+
+@cli.command()
+@one_line_errors
+def run() -> None:
+    """Run the daemon: SMTP listener, IMAP watcher (if configured), outbox delivery."""
+    app = _app()
+    if app.settings.demo_data:
+        seed_demo(app)
+    if app.settings.imap_host:
+        check_imap(app)
+    daemon = Daemon(app)
+
+    async def main() -> None:
+        task = asyncio.create_task(daemon.serve())
+        await daemon.ready.wait()
+        _banner(app, daemon)
+        await task
+
+    asyncio.run(main())
+
+
+def _banner(app: App, daemon: Daemon) -> None:
+    s = app.settings
+    where = (f"relay {s.relay_host}:{s.relay_port}" if s.relay_host
+             else f"{s.outbox_path.resolve()}/*.eml (no relay configured)")
+    lines = [
+        "stelloloxon-bot is running. Ctrl-C stops it.",
+        f"  Mail the bot:  SMTP {s.smtp_host}:{daemon.smtp_port} to {s.bot_address}"
+        if s.smtp_enabled else "  SMTP listener: off",
+        f"  IMAP:          {s.imap_mailbox} on {s.imap_host}" if s.imap_host else
+        "  IMAP:          off (set STELLOLOXON_IMAP_HOST to watch a mailbox)",
+        f"  Replies land:  {where}",
+        f"  Staff inbox:   {s.staff_address}",
+        "  Telegram:      "
+        + ("on" if s.telegram_token else "off (set STELLOLOXON_TELEGRAM_TOKEN)"),
+        f"  Database:      {app.engine.url.render_as_string(hide_password=True)}",
+    ]
+    if s.demo_data:
+        demo = ", ".join(email for _, email, _, _ in DEMO_CLIENTS)
+        lines += [
+            f"  Demo clients:  {demo} (projects SP-2025-0041..0043)",
+            "  Try it (second terminal):",
+            "    .venv/bin/stelloloxon-bot send --from jane@example.com "
+            "'Please send me a copy of all my data'",
+            "    .venv/bin/stelloloxon-bot requests",
+        ]
+    print("\n".join(lines), flush=True)
+
+
+@cli.command()
+@one_line_errors
+def requests(
+    overdue: Annotated[bool, typer.Option(help="Only cases past their due date.")] = False,
+    closed: Annotated[bool, typer.Option(help="Include closed cases.")] = False,
+) -> None:
+    """Open cases with days left, oldest due first."""
+    app = _app()
+    now = app.clock.now()
+    with unit_of_work(app.engine) as session:
+        query = select(models.Case).order_by(col(models.Case.due_at))
+        if not closed:
+            query = query.where(col(models.Case.status).in_(OPEN_STATUSES))
+        cases = [c for c in session.exec(query) if not overdue or days_left(c, now) < 0]
+    table = Table("case", "kind", "status", "requester", "received", "due", "days left")
+    for case in cases:
+        left = days_left(case, now)
+        table.add_row(case.ref, case.intents or case.kind, case.status, case.requester,
+                      f"{case.received_at:%Y-%m-%d}", f"{case.due_at:%Y-%m-%d}",
+                      f"[red]{left}[/red]" if left < 0 else str(left))
+    console.print(table if cases else "no open cases")
+
+
+@cli.command()
+@one_line_errors
+def show(case_ref: str) -> None:
+    """One case: its details, messages and audit trail."""
+    app = _app()
+    with unit_of_work(app.engine) as session:
+        query = select(models.Case).where(models.Case.ref == case_ref.upper())
+        case = session.exec(query).first()
+        if case is None:
+            _fail(f"no case {case_ref}")
+            return
+        trail = session.exec(select(models.AuditLog).where(models.AuditLog.case_id == case.id)
+                             .order_by(col(models.AuditLog.id))).all()
+        outbox = session.exec(select(models.Outbox).where(models.Outbox.case_id == case.id)).all()
+    console.print(f"[bold]{case.ref}[/bold] {case.kind} ({case.intents}) status={case.status}")
+    console.print(f"requester {case.requester}  client #{case.client_id}  lang {case.language}")
+    console.print(f"received {case.received_at:%Y-%m-%d %H:%M}  due {case.due_at:%Y-%m-%d}  "
+                  f"days left {days_left(case, app.clock.now())}")
+    console.print(f"evidence {json.dumps(json.loads(case.evidence or '{}'), ensure_ascii=False)}")
+    for row in outbox:
+        console.print(f"  outbox #{row.id} {row.purpose} -> {row.to_addr} [{row.status}]")
+    for entry in trail:
+        console.print(f"  {entry.at:%Y-%m-%d %H:%M:%S} {entry.actor} {entry.action} "
+                      f"{entry.details}")
+
+
+@cli.command()
+@one_line_errors
+def inject(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Push .eml files through the pipeline (as if received) and deliver the replies."""
+    app = _app()
+    for path in files:
+        inbound_id, _ = store_raw(app, "inject", path.read_bytes())
+        status = process_inbound(app, inbound_id)
+        typer.echo(f"{path}: inbound #{inbound_id} {status}")
+    deliver_due(app, make_transport(app))
+
+
+@cli.command()
+@one_line_errors
+def inbound(
+    status: Annotated[str | None, typer.Option(help="new, processed, robot, quarantined, "
+                                                    "duplicate, backlog")] = None,
+    limit: int = 50,
+) -> None:
+    """Stored inbound messages (robots, quarantine and backlog are kept here for staff)."""
+    app = _app()
+    with unit_of_work(app.engine) as session:
+        query = select(models.InboundMessage).order_by(col(models.InboundMessage.id).desc())
+        if status:
+            query = query.where(models.InboundMessage.status == status)
+        rows = session.exec(query.limit(limit)).all()
+    table = Table("id", "channel", "received", "status", "reason", "case")
+    for row in rows:
+        table.add_row(str(row.id), row.channel, f"{row.received_at:%Y-%m-%d %H:%M}", row.status,
+                      row.reason or "", str(row.case_id or ""))
+    console.print(table)
+
+
+@cli.command()
+@one_line_errors
+def process(inbound_id: int) -> None:
+    """Run a filed (backlog or quarantined) message through the pipeline now."""
+    app = _app()
+    with app.write_lock, unit_of_work(app.engine) as session:
+        row = session.get(models.InboundMessage, inbound_id)
+        if row is None:
+            _fail(f"no inbound message #{inbound_id}")
+            return
+        audit(session, "inbound.requeued", at=app.clock.now(), actor="cli",
+              inbound_id=row.id, old=row.status)
+        row.status = "new"
+        session.add(row)
+    typer.echo(f"inbound #{inbound_id} {process_inbound(app, inbound_id)}")
+    deliver_due(app, make_transport(app))
+
+
+@cli.command()
+@one_line_errors
+def deliver() -> None:
+    """Deliver due outbox rows once (the daemon does this continuously)."""
+    app = _app()
+    typer.echo(f"{deliver_due(app, make_transport(app))} sent")
+
+
+@cli.command()
+@one_line_errors
+def demo() -> None:
+    """Seed demo clients and projects into an empty database."""
+    app = _app()
+    typer.echo("seeded" if seed_demo(app) else "database already has clients; left alone")
+
+
+@cli.command()
+def send(
+    text: str,
+    sender: Annotated[str, typer.Option("--from", help="Sender address.")] = "jane@example.com",
+    subject: str = "Privacy request",
+    host: str | None = None,
+    port: int | None = None,
+) -> None:
+    """Send a test mail to the running bot's SMTP listener."""
+    settings = Settings()
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, settings.bot_address, subject
+    msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+    msg.set_content(text)
+    target = (host or settings.smtp_host, port or settings.smtp_port)
+    try:
+        with smtplib.SMTP(*target, timeout=10) as smtp:
+            smtp.send_message(msg)
+    except OSError as exc:
+        _fail(f"cannot reach the bot at {target[0]}:{target[1]} ({exc}); is `run` going?")
+    typer.echo(f"sent to {target[0]}:{target[1]}; the reply lands in {settings.outbox_path}/")
+
+
+@cli.command("eval-understanding")
+def eval_understanding(directory: Path) -> None:
+    """Precision, recall, F1 and confusion over a labelled folder."""
+    from bot.understand.evaluate import main as evaluate_main
+
+    raise typer.Exit(evaluate_main([str(directory)]))
+
+
+def main() -> None:
+    cli(prog_name="stelloloxon-bot")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""The bot's dependencies, built once at start-up and passed to every handler (bootstrap)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from threading import Lock
+
+from sqlalchemy.engine import Engine
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.replies import Renderer
+from storage.db import check_connection, create_schema, make_engine
+from storage.files import FileStore
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: Engine
+    renderer: Renderer
+    files: FileStore
+    clock: Clock = field(default_factory=SystemClock)
+    # one writer at a time keeps SQLite free of lock errors; cheap on PostgreSQL
+    write_lock: Lock = field(default_factory=Lock)
+
+
+def bootstrap(settings: Settings, clock: Clock | None = None) -> App:
+    """Create directories, connect the database, create the schema."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.outbox_path.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    check_connection(engine)
+    create_schema(engine)
+    return App(
+        settings=settings,
+        engine=engine,
+        renderer=Renderer(settings.templates_dir),
+        files=FileStore(settings.files_path),
+        clock=clock or SystemClock(),
+    )

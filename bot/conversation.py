@@ -1,0 +1,44 @@
+"""Threading: which open case does a reply belong to?
+
+A reply joins a case by In-Reply-To/References matched against the Message-IDs of mail both
+received and sent on that case, then by the case tag in the subject; in both ways only when the
+sender is the case's requester (anyone else starts a case of their own).
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel import Session, select
+
+from bot.mime import ParsedMessage
+from storage import models
+
+
+def case_tag_pattern(prefix: str) -> re.Pattern[str]:
+    return re.compile(r"\[(" + re.escape(prefix) + r"-\d{6,})\]", re.IGNORECASE)
+
+
+def find_case(session: Session, parsed: ParsedMessage, prefix: str) -> models.Case | None:
+    """The case this message replies to, if the sender owns it."""
+    for case in _cases_by_message_ids(session, parsed):
+        if case.requester == parsed.from_addr:
+            return case
+    for ref in case_tag_pattern(prefix).findall(parsed.subject):
+        case = session.exec(select(models.Case).where(models.Case.ref == ref.upper())).first()
+        if case is not None and case.requester == parsed.from_addr:
+            return case
+    return None
+
+
+def _cases_by_message_ids(session: Session, parsed: ParsedMessage) -> list[models.Case]:
+    ids = [*parsed.in_reply_to, *reversed(parsed.references)]
+    found: list[models.Case] = []
+    for message_id in dict.fromkeys(ids):
+        query = (
+            select(models.Case)
+            .join(models.CaseMessageId, models.CaseMessageId.case_id == models.Case.id)
+            .where(models.CaseMessageId.message_id == message_id)
+        )
+        found.extend(c for c in session.exec(query) if c not in found)
+    return found

@@ -1,0 +1,104 @@
+"""The daemon: start the channels and workers in one asyncio loop, stop them in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from bot.channels.imap import ImapWatcher
+from bot.channels.outbound import deliver_due, make_transport
+from bot.channels.smtp import bound_port, start_smtp_server
+from bot.context import App
+from bot.pipeline import process_inbound, process_pending
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    """Owns the listeners and workers; `serve()` runs until `request_stop()`."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.smtp_port: int | None = None
+        self.ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._queue: asyncio.Queue[int] = asyncio.Queue()
+        self._outbox_wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._imap: ImapWatcher | None = None
+
+    def request_stop(self) -> None:
+        """Thread-safe: ask the daemon to shut down."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+
+    def wake_outbox(self) -> None:
+        """Thread-safe: deliver the outbox now rather than at the next poll."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._outbox_wake.set)
+
+    async def serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._install_signal_handlers()
+        await asyncio.to_thread(process_pending, self.app)  # finish what a crash left
+        workers = [asyncio.create_task(self._inbound_worker(), name="inbound"),
+                   asyncio.create_task(self._outbox_worker(), name="outbox")]
+        server = await self._start_smtp()
+        self._start_imap()
+        self.ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await self._shutdown(server, workers)
+
+    async def _start_smtp(self) -> asyncio.Server | None:
+        if not self.app.settings.smtp_enabled:
+            return None
+        server = await start_smtp_server(self.app, self._queue.put_nowait)
+        self.smtp_port = bound_port(server)
+        return server
+
+    def _start_imap(self) -> None:
+        if self.app.settings.imap_host:
+            self._imap = ImapWatcher(self.app, on_processed=self.wake_outbox)
+            self._imap.start()
+
+    async def _shutdown(self, server: asyncio.Server | None,
+                        workers: list[asyncio.Task[None]]) -> None:
+        if self._imap is not None:
+            await asyncio.to_thread(self._imap.stop)
+        if server is not None:
+            server.close()
+            await server.wait_closed()
+        for task in workers:
+            task.cancel()
+        for task in workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        log.info("daemon stopped")
+
+    async def _inbound_worker(self) -> None:
+        while True:
+            inbound_id = await self._queue.get()
+            await asyncio.to_thread(process_inbound, self.app, inbound_id)
+            self._outbox_wake.set()
+
+    async def _outbox_worker(self) -> None:
+        transport = make_transport(self.app)
+        while True:
+            try:
+                await asyncio.to_thread(deliver_due, self.app, transport)
+            except Exception:  # a database hiccup must not kill delivery for good
+                log.exception("outbox delivery round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._outbox_wake.wait(),
+                                       self.app.settings.outbox_poll_seconds)
+            self._outbox_wake.clear()
+
+    def _install_signal_handlers(self) -> None:
+        assert self._loop is not None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                self._loop.add_signal_handler(sig, self._stop.set)

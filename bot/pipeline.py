@@ -1,0 +1,238 @@
+"""Inbound message -> parse -> robot filter -> thread or understand -> case -> replies.
+
+Each stored message is handled in one transaction: the status change, the case, the audit
+entries and the queued replies commit together or not at all. A handler that fails shunts the
+message to quarantine for staff; it never stops the mailbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from bot import robots
+from bot.cases import client_for_address, open_case
+from bot.context import App
+from bot.conversation import find_case
+from bot.mime import MessageParseError, ParsedMessage, parse_message
+from bot.outbox import Threading, enqueue_email, replies_sent_recently
+from bot.staff import escalate, notify_quarantine
+from bot.understand import Understanding, understand
+from storage import models
+from storage.db import audit, unit_of_work
+
+log = logging.getLogger(__name__)
+
+# intents the bot never settles alone: a human reads them
+STAFF_INTENTS = frozenset({"complaint", "other", "billing", "technical_question", "reminder"})
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One stored message and its parse, handed from step to step."""
+
+    row: models.InboundMessage
+    parsed: ParsedMessage
+
+
+def process_inbound(app: App, inbound_id: int) -> str:
+    """Handle one stored message exactly once; returns its final status."""
+    try:
+        with app.write_lock, unit_of_work(app.engine) as session:
+            row = session.get(models.InboundMessage, inbound_id)
+            if row is None or row.status != "new":
+                return row.status if row else "missing"
+            _handle(session, app, row)
+            status = row.status
+    except Exception as exc:  # a bug must not block the mailbox: shunt for staff
+        log.exception("inbound %s failed; quarantined", inbound_id)
+        return _shunt(app, inbound_id, f"internal error: {type(exc).__name__}")
+    log.info("inbound %s -> %s", inbound_id, status)
+    return status
+
+
+def process_pending(app: App) -> int:
+    """Re-run every stored message not yet handled (start-up after a crash)."""
+    with unit_of_work(app.engine) as session:
+        query = select(models.InboundMessage.id).where(models.InboundMessage.status == "new")
+        ids = list(session.exec(query.order_by(models.InboundMessage.id)))
+    for inbound_id in ids:
+        process_inbound(app, inbound_id)
+    return len(ids)
+
+
+def _shunt(app: App, inbound_id: int, reason: str) -> str:
+    with app.write_lock, unit_of_work(app.engine) as session:
+        row = session.get(models.InboundMessage, inbound_id)
+        if row is None:
+            return "missing"
+        _quarantine(session, app, row, reason)
+    return "quarantined"
+
+
+def _finish(session: Session, app: App, row: models.InboundMessage, status: str,
+            reason: str | None = None, **details: object) -> None:
+    row.status = status
+    row.reason = reason
+    row.processed_at = app.clock.now()
+    session.add(row)
+    audit(session, f"inbound.{status}", at=row.processed_at, inbound_id=row.id,
+          case_id=row.case_id, reason=reason, **details)
+
+
+def _quarantine(session: Session, app: App, row: models.InboundMessage, reason: str) -> None:
+    _finish(session, app, row, "quarantined", reason)
+    notify_quarantine(session, app, row)
+
+
+def _handle(session: Session, app: App, row: models.InboundMessage) -> None:
+    try:
+        parsed = parse_message(row.raw, max_attachment_bytes=app.settings.max_attachment_bytes)
+    except MessageParseError as exc:
+        _quarantine(session, app, row, f"unparseable: {exc.reason}")
+        return
+    row.message_id = parsed.message_id or row.message_id
+    row.sender = parsed.from_addr or row.sender
+    if _filtered(session, app, row, parsed):
+        return
+    incoming = Incoming(row=row, parsed=parsed)
+    case = find_case(session, parsed, app.settings.case_prefix)
+    if case is not None and case.status != "closed":
+        _follow_up(session, app, incoming, case)
+    else:
+        _new_request(session, app, incoming)
+
+
+def _filtered(session: Session, app: App, row: models.InboundMessage,
+              parsed: ParsedMessage) -> bool:
+    """Robots, duplicates, loops and sender-less mail stop here, with no reply."""
+    if _is_duplicate(session, row):
+        _finish(session, app, row, "duplicate", "Message-ID already handled")
+        return True
+    fired = robots.robot_verdict(parsed) + _loop_rules(app, parsed)
+    if fired:
+        _finish(session, app, row, "robot", "automated message", rules=fired)
+        return True
+    if not parsed.from_addr:
+        _quarantine(session, app, row, "no usable From address")
+        return True
+    return False
+
+
+def _is_duplicate(session: Session, row: models.InboundMessage) -> bool:
+    if not row.message_id:
+        return False
+    query = select(models.InboundMessage.id).where(
+        models.InboundMessage.message_id == row.message_id,
+        models.InboundMessage.id != row.id,
+        models.InboundMessage.status.in_(("processed", "robot", "duplicate")),  # type: ignore[attr-defined]
+    )
+    return session.exec(query).first() is not None
+
+
+def _loop_rules(app: App, parsed: ParsedMessage) -> list[str]:
+    """Our own mail coming back is a loop, whatever its headers claim."""
+    fired = []
+    loops = " ".join(parsed.headers.get("x-loop", [])).lower()
+    if app.settings.bot_address in loops:
+        fired.append("x_loop")
+    if parsed.from_addr == app.settings.bot_address:
+        fired.append("from_ourselves")
+    return fired
+
+
+def _new_request(session: Session, app: App, incoming: Incoming) -> None:
+    parsed, row = incoming.parsed, incoming.row
+    meaning = understand(parsed.new_text or parsed.text, parsed.subject,
+                         has_attachments=bool(parsed.attachments),
+                         threshold=app.settings.understanding_threshold)
+    client = client_for_address(session, parsed.from_addr)
+    case = open_case(session, app, requester=parsed.from_addr, understanding=meaning,
+                     received_at=row.received_at, subject=parsed.subject, client=client)
+    _link_inbound(session, app, incoming, case, client)
+    _acknowledge(session, app, incoming, case, meaning)
+    reason = _staff_reason(meaning)
+    if reason:
+        escalate(session, app, case, reason=reason, inbound=row)
+    _finish(session, app, row, "processed", case_id=case.id)
+
+
+def _staff_reason(meaning: Understanding) -> str | None:
+    if meaning.unsure:
+        return "unsure what is asked: " + "; ".join(meaning.reasons or ("low confidence",))
+    staff = sorted({i.name for i in meaning.intents} & STAFF_INTENTS)
+    return f"needs a person: {', '.join(staff)}" if staff else None
+
+
+def _follow_up(session: Session, app: App, incoming: Incoming, case: models.Case) -> None:
+    """A reply on an open case joins it; staff see it when the case is with them."""
+    client = session.get(models.Client, case.client_id) if case.client_id else None
+    _link_inbound(session, app, incoming, case, client)
+    audit(session, "case.follow_up", at=app.clock.now(), case_id=case.id,
+          inbound_id=incoming.row.id)
+    _send_reply(session, app, incoming, case, "follow_up_ack")
+    if case.escalated:
+        escalate(session, app, case, reason="the requester wrote again", inbound=incoming.row)
+    _finish(session, app, incoming.row, "processed", case_id=case.id)
+
+
+def _link_inbound(session: Session, app: App, incoming: Incoming, case: models.Case,
+                  client: models.Client | None) -> None:
+    row, parsed = incoming.row, incoming.parsed
+    row.case_id = case.id
+    if parsed.message_id:
+        exists = session.exec(select(models.CaseMessageId).where(
+            models.CaseMessageId.case_id == case.id,
+            models.CaseMessageId.message_id == parsed.message_id)).first()
+        if exists is None:
+            session.add(models.CaseMessageId(case_id=case.id, message_id=parsed.message_id,
+                                             direction="in"))
+    if client is not None:
+        client.last_active_at = app.clock.now()
+        session.add(client)
+        session.add(models.Communication(
+            client_id=client.id, case_id=case.id, channel="email", direction="in",
+            address=parsed.from_addr, subject=parsed.subject[:500],
+            message_id=parsed.message_id, inbound_id=row.id, occurred_at=row.received_at,
+        ))
+
+
+def _acknowledge(session: Session, app: App, incoming: Incoming, case: models.Case,
+                 meaning: Understanding) -> None:
+    _send_reply(session, app, incoming, case, "ack", intents=[i.name for i in meaning.intents],
+                entities=meaning.entities)
+
+
+def _send_reply(session: Session, app: App, incoming: Incoming, case: models.Case,
+                purpose: str, **ctx: object) -> None:
+    """Reply to the requester, threaded, unless the per-sender rate limit says stop."""
+    row, parsed = incoming.row, incoming.parsed
+    to = parsed.from_addr
+    if replies_sent_recently(session, app, to) >= app.settings.reply_rate_limit:
+        audit(session, "reply.rate_limited", at=app.clock.now(), case_id=case.id,
+              inbound_id=row.id, purpose=purpose)
+        return
+    rendered = app.renderer.render(
+        purpose, case.language, case=case, company=app.settings.company_name,
+        bot_address=app.settings.bot_address, re_subject=reply_subject(parsed.subject),
+        response_days=app.settings.response_days, **ctx,
+    )
+    enqueue_email(
+        session, app, to=to, rendered=rendered, purpose=purpose,
+        idempotency_key=f"reply:{row.id}:{purpose}", case=case, client_id=case.client_id,
+        threading=Threading(parsed.message_id, tuple(parsed.references)),
+    )
+
+
+def reply_subject(subject: str) -> str:
+    """'Re: <subject>' without stacking prefixes."""
+    subject = subject.strip()
+    if not subject:
+        return ""
+    lowered = subject.lower()
+    if lowered.startswith(("re:", "aw:", "sv:", "r:", "rif:", "antw:")):
+        return subject
+    return f"Re: {subject}"
+

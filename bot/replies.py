@@ -1,0 +1,86 @@
+"""The one Jinja2 environment: every message the bot writes is a template under templates/.
+
+Layout: templates/<medium>/<lang>/<purpose>.{subject,txt,html}.j2, English as the fallback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    pass_context,
+    select_autoescape,
+)
+from jinja2.runtime import Context
+
+FALLBACK_LANGUAGE = "en"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str | None
+    language: str
+
+
+class Renderer:
+    def __init__(self, templates_dir: Path) -> None:
+        self.env = Environment(
+            loader=FileSystemLoader(str(templates_dir)),
+            undefined=StrictUndefined,
+            autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["date"] = _date_filter
+
+    def languages(self, medium: str = "email") -> set[str]:
+        return {name.split("/")[1] for name in self.env.list_templates() if name.startswith(medium)}
+
+    def render(self, purpose: str, language: str, medium: str = "email", **ctx: Any) -> Rendered:
+        """Render subject, text and (if present) HTML for a purpose in a language."""
+        lang = language if self._has(medium, language, purpose) else FALLBACK_LANGUAGE
+        ctx.setdefault("lang", lang)
+        subject = self._render(f"{medium}/{lang}/{purpose}.subject.j2", ctx).strip()
+        text = self._render(f"{medium}/{lang}/{purpose}.txt.j2", ctx)
+        html = self._render_optional(f"{medium}/{lang}/{purpose}.html.j2", ctx)
+        return Rendered(subject=" ".join(subject.split()), text=text, html=html, language=lang)
+
+    def _has(self, medium: str, lang: str, purpose: str) -> bool:
+        try:
+            self.env.get_template(f"{medium}/{lang}/{purpose}.txt.j2")
+        except TemplateNotFound:
+            return False
+        return True
+
+    def _render(self, name: str, ctx: dict[str, Any]) -> str:
+        return self.env.get_template(name).render(**ctx)
+
+    def _render_optional(self, name: str, ctx: dict[str, Any]) -> str | None:
+        try:
+            template = self.env.get_template(name)
+        except TemplateNotFound:
+            return None
+        return template.render(**ctx)
+
+
+@pass_context
+def _date_filter(ctx: Context, value: datetime) -> str:
+    return _format_date(value, ctx.get("lang", FALLBACK_LANGUAGE))
+
+
+def _format_date(value: datetime, lang: str) -> str:
+    try:
+        return format_date(value, format="long", locale=lang)
+    except Exception:  # unknown locale: fall back to ISO, never fail a reply over a date
+        return value.strftime("%Y-%m-%d")

@@ -1,0 +1,108 @@
+"""Engine, sessions and the unit of work; the audit log is append-only here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlmodel import Session, SQLModel, create_engine
+
+from storage import models
+
+
+class DatabaseConfigError(Exception):
+    """The database URL is unusable; the message is safe to show (no password)."""
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for any SQLAlchemy URL; SQLite gets WAL and a busy timeout."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseConfigError(f"bad database URL: {exc}") from None
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(url)
+        return create_engine(url, pool_pre_ping=True)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise DatabaseConfigError(f"no driver for {parsed.drivername}: {exc}") from None
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    return engine
+
+
+def create_schema(engine: Engine) -> None:
+    """Create all tables (idempotent)."""
+    SQLModel.metadata.create_all(engine)
+
+
+def check_connection(engine: Engine) -> None:
+    """Connect once so a bad URL fails at start-up with one clear line."""
+    try:
+        with engine.connect():
+            pass
+    except Exception as exc:  # driver errors differ per backend
+        url = engine.url.render_as_string(hide_password=True)
+        raise DatabaseConfigError(f"cannot connect to database {url}: {exc}") from None
+
+
+@contextmanager
+def unit_of_work(engine: Engine) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def audit(
+    session: Session,
+    action: str,
+    *,
+    at: datetime,
+    actor: str = "bot",
+    case_id: int | None = None,
+    client_id: int | None = None,
+    inbound_id: int | None = None,
+    **details: Any,
+) -> models.AuditLog:
+    """Append one audit entry in the caller's transaction. Details must hold no message bodies."""
+    entry = models.AuditLog(
+        at=at,
+        actor=actor,
+        action=action,
+        case_id=case_id,
+        client_id=client_id,
+        inbound_id=inbound_id,
+        details=json.dumps(details, sort_keys=True, default=str),
+    )
+    session.add(entry)
+    return entry
+
+
+@event.listens_for(Session, "before_flush")
+def _audit_is_append_only(session: Session, _ctx: Any, _instances: Any) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, models.AuditLog):
+            raise PermissionError("the audit log is append-only")

@@ -1,0 +1,226 @@
+"""SQLModel tables: the company's records (as the privacy policy lists them) and the bot's own.
+
+All timestamps are naive UTC datetimes (SQLite has no time zone type); `bot.clock` makes them and
+templates format them for the reader.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+# --------------------------------------------------------------------------- company records
+
+
+class Client(SQLModel, table=True):
+    """A client of the company (contact information category)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    phone: str | None = None
+    business_address: str | None = None
+    company: str | None = None
+    created_at: datetime
+    last_active_at: datetime
+    restricted: bool = False  # right to restriction: non-essential processing skips them
+    marketing_opt_out: bool = False  # opt-out of non-essential communications
+    language: str | None = None
+    anonymised_at: datetime | None = None
+
+
+class ClientEmail(SQLModel, table=True):
+    """An email address on file for a client; the only addresses codes and data go to."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    address: str = Field(index=True, unique=True)  # lower-cased addr-spec
+    is_primary: bool = False
+
+
+class Project(SQLModel, table=True):
+    """A 3D-model preparation job."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(index=True, unique=True)  # e.g. SP-2025-0042
+    client_id: int = Field(foreign_key="client.id", index=True)
+    title: str
+    specs: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    printer: str | None = None
+    material: str | None = None
+    status: str = "draft"  # draft, quoted, in_progress, delivered, completed, cancelled
+    created_at: datetime
+    updated_at: datetime
+    promised_delivery: datetime | None = None
+    completed_at: datetime | None = None
+
+
+class ModelFile(SQLModel, table=True):
+    """A client's 3D model file; the bytes live in the content-addressed file store."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    project_id: int | None = Field(default=None, foreign_key="project.id", index=True)
+    filename: str
+    size: int
+    sha256: str = Field(index=True)
+    storage_key: str  # path relative to the file store root
+    uploaded_at: datetime
+    deleted_at: datetime | None = None
+
+
+class Invoice(SQLModel, table=True):
+    """A financial record: kept 7 years from its date whatever else is deleted."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(index=True, unique=True)
+    client_id: int | None = Field(default=None, foreign_key="client.id", index=True)
+    project_id: int | None = Field(default=None, foreign_key="project.id")
+    amount_cents: int
+    currency: str = "USD"
+    issued_at: datetime
+    status: str = "open"  # open, paid, void, disputed
+
+
+class Payment(SQLModel, table=True):
+    """A payment against an invoice (financial record)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    amount_cents: int
+    paid_at: datetime
+    method: str = "card"
+    processor: str | None = None
+
+
+class Communication(SQLModel, table=True):
+    """Every message exchanged with a client, per channel (the communications category)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int | None = Field(default=None, foreign_key="client.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    project_id: int | None = Field(default=None, foreign_key="project.id")
+    channel: str  # email, telegram
+    direction: str  # in, out
+    address: str  # the counterpart: email address or chat id
+    subject: str = ""
+    message_id: str | None = Field(default=None, index=True)
+    inbound_id: int | None = Field(default=None, foreign_key="inboundmessage.id")
+    outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
+    occurred_at: datetime = Field(index=True)
+
+
+class WebsiteUsage(SQLModel, table=True):
+    """Website usage (technical data); deleted after 24 months unless anonymised."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int | None = Field(default=None, foreign_key="client.id", index=True)
+    occurred_at: datetime = Field(index=True)
+    path: str
+    user_agent: str | None = None
+    anonymised: bool = False
+
+
+class Disclosure(SQLModel, table=True):
+    """A disclosure of client data to a processor: who got what, when and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int | None = Field(default=None, foreign_key="client.id", index=True)
+    recipient: str  # e.g. "Stripe (payment processor)"
+    categories: str  # comma-separated data categories
+    purpose: str
+    disclosed_at: datetime
+
+
+# --------------------------------------------------------------------------- the bot's own
+
+
+class InboundMessage(SQLModel, table=True):
+    """A raw inbound message, stored before it is acknowledged (never lost)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str  # smtp, imap, inject, telegram
+    source_key: str = Field(index=True, unique=True)  # idempotency: imap:box:validity:uid, ...
+    message_id: str | None = Field(default=None, index=True)
+    sha256: str
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received_at: datetime
+    # new -> processed | robot | quarantined | duplicate | backlog | ignored
+    status: str = Field(default="new", index=True)
+    reason: str | None = None
+    sender: str | None = None  # envelope/header sender, lower-cased
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    processed_at: datetime | None = None
+
+
+class Case(SQLModel, table=True):
+    """A request from someone, with its legal clock."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str | None = Field(default=None, index=True, unique=True)  # SP-REQ-000123
+    kind: str  # primary intent
+    intents: str = ""  # comma-separated, all intents understood
+    status: str = Field(default="open", index=True)  # open, awaiting_staff, closed
+    client_id: int | None = Field(default=None, foreign_key="client.id", index=True)
+    requester: str  # address (or chat id) the request came from, lower-cased
+    channel: str = "email"
+    language: str = "en"
+    subject: str = ""
+    received_at: datetime
+    due_at: datetime = Field(index=True)
+    closed_at: datetime | None = None
+    escalated: bool = False
+    evidence: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class CaseMessageId(SQLModel, table=True):
+    """Message-IDs of mail received and sent on a case, for threading replies."""
+
+    __table_args__ = (UniqueConstraint("message_id", "case_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    message_id: str = Field(index=True)
+    direction: str  # in, out
+
+
+class Outbox(SQLModel, table=True):
+    """A rendered outbound message; sent (or written to the outbox folder) exactly once."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(index=True, unique=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    purpose: str  # template name
+    to_addr: str
+    message_id: str
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    essential: bool = True  # service mail: not suppressed by an opt-out
+    status: str = Field(default="pending", index=True)  # pending, sent, dead
+    attempts: int = 0
+    next_attempt_at: datetime = Field(index=True)
+    last_error: str | None = None
+    created_at: datetime
+    sent_at: datetime | None = None
+
+
+class AuditLog(SQLModel, table=True):
+    """Append-only record of every state change (enforced in storage.db)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    actor: str  # bot, staff:<address>, cli, scheduler
+    action: str = Field(index=True)
+    case_id: int | None = Field(default=None, index=True)
+    client_id: int | None = Field(default=None, index=True)
+    inbound_id: int | None = Field(default=None, index=True)
+    details: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+
+
+class MailboxState(SQLModel, table=True):
+    """Where the IMAP watcher is in a mailbox (UIDVALIDITY + highest UID handled)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox: str = Field(unique=True)  # user@host/folder
+    uidvalidity: int
+    last_uid: int = 0
+    initialised_at: datetime

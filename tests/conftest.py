@@ -1,0 +1,86 @@
+"""Shared fixtures: an App on a temp dir with a frozen clock, a daemon in a thread, and the
+real servers from tests/servers (Dovecot, PostgreSQL, a capture SMTP server)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.context import App, bootstrap
+from bot.daemon import Daemon
+from tests.servers.fixtures import *  # noqa: F403
+
+START = datetime(2026, 11, 25, 9, 0, 0)
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "data_dir": tmp_path / "var",
+            "demo_data": False,
+            "smtp_port": 0,
+            "staff_senders": ["boss@stelloloxonpro.com"],
+            "outbox_poll_seconds": 0.2,
+            "imap_poll_seconds": 0.5,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return build
+
+
+@pytest.fixture
+def make_app(make_settings: Callable[..., Settings], clock: FrozenClock) -> Callable[..., App]:
+    def build(**overrides: Any) -> App:
+        return bootstrap(make_settings(**overrides), clock=clock)
+    return build
+
+
+@pytest.fixture
+def app(make_app: Callable[..., App]) -> App:
+    return make_app()
+
+
+class RunningDaemon:
+    """A Daemon serving in a background thread with its own event loop."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.daemon = Daemon(app)
+        self.thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
+        self._ready = threading.Event()
+
+    async def _main(self) -> None:
+        task = asyncio.create_task(self.daemon.serve())
+        await self.daemon.ready.wait()
+        self._ready.set()
+        await task
+
+    def __enter__(self) -> Daemon:
+        self.thread.start()
+        if not self._ready.wait(15):
+            raise RuntimeError("daemon did not start")
+        return self.daemon
+
+    def __exit__(self, *exc: object) -> None:
+        self.daemon.request_stop()
+        self.thread.join(15)
+
+
+@pytest.fixture
+def run_daemon() -> Callable[[App], RunningDaemon]:
+    return RunningDaemon

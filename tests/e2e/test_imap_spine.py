@@ -1,0 +1,80 @@
+"""The IMAP watcher against a real Dovecot: IDLE push, polling fallback, backlog on first start,
+each message handled once (restart included), handled mail flagged or moved."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlmodel import select
+
+from bot.channels.imap import PROCESSED_FLAG
+from bot.context import App
+from storage import models
+from storage.db import unit_of_work
+from tests.helpers import make_mail, outbox_messages, wait_until
+from tests.servers.dovecot import DovecotServer
+
+
+def _imap_app(make_app: Callable[..., App], server: DovecotServer, user: str,
+              **extra: object) -> App:
+    return make_app(imap_host=server.host, imap_port=server.port, imap_ssl=False,
+                    imap_user=user, imap_password=server.password, smtp_enabled=False, **extra)
+
+
+def _inbound(app: App) -> list[models.InboundMessage]:
+    with unit_of_work(app.engine) as session:
+        return list(session.exec(select(models.InboundMessage).order_by(models.InboundMessage.id)))
+
+
+def test_idle_delivery_is_answered_once_and_flagged(
+    make_app: Callable[..., App], run_daemon: Callable, dovecot: DovecotServer, imap_user: str
+) -> None:
+    app = _imap_app(make_app, dovecot, imap_user)
+    with run_daemon(app):
+        wait_until(lambda: _state_exists(app))
+        uid = dovecot.deliver(imap_user, make_mail("Please send me a copy of my data.",
+                                                   msgid="<imap-1@example.com>"))
+        [reply] = wait_until(lambda: outbox_messages(app))
+        wait_until(lambda: PROCESSED_FLAG in dovecot.flags(imap_user).get(uid, ()))
+    assert reply["In-Reply-To"] == "<imap-1@example.com>"
+    assert "[SP-REQ-000001]" in reply["Subject"]
+    # a restart sees nothing new: no second reply, no second case
+    with run_daemon(app):
+        dovecot.deliver(imap_user, make_mail("Stop all marketing emails please.",
+                                             sender="bob@example.org"))
+        wait_until(lambda: len(outbox_messages(app)) == 2)
+    assert [m.status for m in _inbound(app)] == ["processed", "processed"]
+    assert len(outbox_messages(app)) == 2
+
+
+def test_backlog_on_first_start_is_filed_not_answered(
+    make_app: Callable[..., App], run_daemon: Callable, dovecot: DovecotServer, imap_user: str
+) -> None:
+    for n in range(3):
+        dovecot.deliver(imap_user, make_mail(f"old message {n}: delete my data"))
+    app = _imap_app(make_app, dovecot, imap_user)
+    with run_daemon(app):
+        wait_until(lambda: len(_inbound(app)) == 3)
+        [notice] = wait_until(lambda: outbox_messages(app))
+    assert notice["To"] == "staff@stelloloxonpro.com"
+    assert "3 messages" in notice["Subject"]
+    assert {m.status for m in _inbound(app)} == {"backlog"}
+
+
+def test_polling_fallback_and_move_to_processed_folder(
+    make_app: Callable[..., App], run_daemon: Callable, dovecot_noidle: DovecotServer,
+    imap_user: str,
+) -> None:
+    app = _imap_app(make_app, dovecot_noidle, imap_user, imap_processed_folder="Processed")
+    with run_daemon(app):
+        wait_until(lambda: _state_exists(app))
+        dovecot_noidle.deliver(imap_user, make_mail("Where is my project SP-2025-0041?"))
+        wait_until(lambda: outbox_messages(app))
+        moved = wait_until(lambda: dovecot_noidle.messages(imap_user, "Processed"))
+    assert len(moved) == 1
+    assert dovecot_noidle.messages(imap_user) == []
+
+
+def _state_exists(app: App) -> bool:
+    with unit_of_work(app.engine) as session:
+        return session.exec(select(models.MailboxState)).first() is not None

@@ -1,0 +1,66 @@
+"""Outbound through a real SMTP relay (aiosmtpd capture server): AUTH, retry with backoff on a
+temporary failure, and no second copy once sent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlmodel import select
+
+from bot.channels.outbound import deliver_due, make_transport
+from bot.clock import FrozenClock
+from bot.context import App
+from bot.intake import store_raw
+from bot.pipeline import process_inbound
+from storage import models
+from storage.db import unit_of_work
+from tests.helpers import make_mail
+from tests.servers.capture_smtp import CaptureSMTP
+
+
+def _outbox(app: App) -> list[models.Outbox]:
+    with unit_of_work(app.engine) as session:
+        return list(session.exec(select(models.Outbox)))
+
+
+def test_relay_with_auth_retries_after_temporary_failure(
+    make_app: Callable[..., App], clock: FrozenClock
+) -> None:
+    with CaptureSMTP(user="bot", password="relay-pass") as relay:
+        app = make_app(relay_host=relay.host, relay_port=relay.port, relay_security="none",
+                       relay_user="bot", relay_password="relay-pass", outbox_backoff_seconds=60)
+        inbound_id, _ = store_raw(app, "inject", make_mail("Please delete my data"))
+        process_inbound(app, inbound_id)
+        transport = make_transport(app)
+        relay.fail_next(1, code=451)
+        assert deliver_due(app, transport) == 0
+        [row] = _outbox(app)
+        assert (row.status, row.attempts) == ("pending", 1)
+        assert deliver_due(app, transport) == 0  # not due yet: backoff holds it
+        clock.advance(seconds=61)
+        assert deliver_due(app, transport) == 1
+        assert deliver_due(app, transport) == 0
+        [message] = relay.wait_for(1)
+    assert message["To"] == "jane@example.com"
+    assert message["Auto-Submitted"] == "auto-replied"
+    [row] = _outbox(app)
+    assert (row.status, row.attempts) == ("sent", 2)
+
+
+def test_permanent_refusal_marks_dead_without_retry(
+    make_app: Callable[..., App], clock: FrozenClock
+) -> None:
+    with CaptureSMTP() as relay:
+        app = make_app(relay_host=relay.host, relay_port=relay.port, relay_security="none")
+        inbound_id, _ = store_raw(app, "inject", make_mail("Please delete my data"))
+        process_inbound(app, inbound_id)
+        relay.fail_next(1, code=554)
+        deliver_due(app, make_transport(app))
+        clock.advance(days=1)
+        deliver_due(app, make_transport(app))
+    [row] = _outbox(app)
+    assert row.status == "dead"
+    assert row.attempts == 1
+    assert relay.messages == []
+    assert clock.now() - row.created_at == timedelta(days=1)

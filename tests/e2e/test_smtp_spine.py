@@ -1,0 +1,136 @@
+"""The email spine end to end through real sockets: smtplib -> aiosmtpd listener -> pipeline
+-> outbox folder, asserting the reply, the case row, and the audit trail."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Callable
+from datetime import datetime
+
+import pytest
+from sqlmodel import select
+
+from bot.context import App
+from bot.demo import seed_demo
+from storage import models
+from storage.db import unit_of_work
+from tests.helpers import make_mail, outbox_messages, wait_until
+
+BOT = "info@stelloloxonpro.com"
+
+
+def _send(port: int, raw: bytes, sender: str = "jane@example.com", to: str = BOT) -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.sendmail(sender, [to], raw)
+
+
+def _rows(app: App, model: type, **where: object) -> list:
+    with unit_of_work(app.engine) as session:
+        query = select(model)
+        for key, value in where.items():
+            query = query.where(getattr(model, key) == value)
+        return list(session.exec(query))
+
+
+@pytest.fixture
+def seeded(app: App) -> App:
+    seed_demo(app)
+    return app
+
+
+def test_access_request_gets_threaded_templated_reply_with_due_date(
+    seeded: App, run_daemon: Callable
+) -> None:
+    app = seeded
+    raw = make_mail("Hello, please send me a copy of all personal data you hold about me.",
+                    msgid="<req-1@example.com>")
+    with run_daemon(app) as daemon:
+        _send(daemon.smtp_port, raw)
+        replies = wait_until(lambda: outbox_messages(app))
+    assert len(replies) == 1
+    reply = replies[0]
+    assert reply["To"] == "jane@example.com"
+    assert reply["In-Reply-To"] == "<req-1@example.com>"
+    assert "<req-1@example.com>" in reply["References"]
+    assert reply["Subject"] == "Re: Privacy request [SP-REQ-000001]"
+    assert reply["Auto-Submitted"] == "auto-replied"
+    text = reply.get_body(preferencelist=("plain",)).get_content()
+    assert "a request for a copy of your data" in text
+    assert "December 25, 2026" in text  # received 2026-11-25 + 30 days
+    assert reply.get_body(preferencelist=("html",)) is not None
+
+    [case] = _rows(app, models.Case)
+    assert case.ref == "SP-REQ-000001"
+    assert case.kind == "access"
+    assert case.client_id is not None
+    assert case.due_at == datetime(2026, 12, 25, 9, 0, 0)
+    actions = [a.action for a in _rows(app, models.AuditLog)]
+    for expected in ("inbound.stored", "case.opened", "outbox.queued", "inbound.processed",
+                     "outbox.sent"):
+        assert expected in actions
+    [inbound] = _rows(app, models.InboundMessage)
+    assert inbound.raw == raw.replace(b"\n", b"\r\n") or inbound.raw.strip()
+
+
+def test_bounce_and_out_of_office_get_no_reply(seeded: App, run_daemon: Callable) -> None:
+    app = seeded
+    ooo = make_mail("Ich bin bis zum 3. Dezember nicht im Büro. Ihre Nachricht wird nicht "
+                    "weitergeleitet.", sender="max@example.de", subject="Abwesenheitsnotiz",
+                    headers={"Auto-Submitted": "auto-replied"})
+    bounce = make_mail("Delivery to the following recipient failed permanently: x@y.z",
+                       sender="MAILER-DAEMON@mail.example.com",
+                       subject="Undelivered Mail Returned to Sender")
+    human = make_mail("Please delete all my data.", sender="camille@example.fr")
+    with run_daemon(app) as daemon:
+        _send(daemon.smtp_port, ooo, sender="max@example.de")
+        _send(daemon.smtp_port, bounce, sender="")
+        _send(daemon.smtp_port, human, sender="camille@example.fr")
+        wait_until(lambda: len(_rows(app, models.InboundMessage, status="new")) == 0
+                   and len(_rows(app, models.InboundMessage)) == 3)
+        replies = wait_until(lambda: outbox_messages(app))
+    assert [r["To"] for r in replies] == ["camille@example.fr"]
+    statuses = sorted(r.status for r in _rows(app, models.InboundMessage))
+    assert statuses == ["processed", "robot", "robot"]
+    assert len(_rows(app, models.Case)) == 1
+
+
+def test_oversized_message_gets_552_and_foreign_recipient_550(
+    make_app: Callable[..., App], run_daemon: Callable
+) -> None:
+    app = make_app(smtp_max_message_bytes=2000)
+    big = make_mail("x" * 5000)
+    with run_daemon(app) as daemon:
+        with pytest.raises(smtplib.SMTPException) as too_big:
+            _send(daemon.smtp_port, big)
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as foreign:
+            _send(daemon.smtp_port, make_mail("hi"), to="someone@elsewhere.example")
+        _send(daemon.smtp_port, make_mail("Please send me my data"))  # still alive
+        wait_until(lambda: outbox_messages(app))
+    assert getattr(too_big.value, "smtp_code", None) == 552
+    [(code, _)] = foreign.value.recipients.values()
+    assert code == 550
+
+
+def test_reply_joins_case_only_for_its_requester(seeded: App, run_daemon: Callable) -> None:
+    app = seeded
+    with run_daemon(app) as daemon:
+        _send(daemon.smtp_port, make_mail("Please delete my account and data.",
+                                          msgid="<first@example.com>"))
+        [ack] = wait_until(lambda: outbox_messages(app))
+        follow = make_mail("Also my old address max@example.de please.",
+                           subject=ack["Subject"],
+                           headers={"In-Reply-To": ack["Message-ID"],
+                                    "References": f"<first@example.com> {ack['Message-ID']}"})
+        _send(daemon.smtp_port, follow)
+        wait_until(lambda: len(outbox_messages(app)) == 2)
+        stranger = make_mail("Delete this person's data", sender="mallory@evil.example",
+                             subject=ack["Subject"], headers={"In-Reply-To": ack["Message-ID"]})
+        _send(daemon.smtp_port, stranger, sender="mallory@evil.example")
+        wait_until(lambda: len(outbox_messages(app)) >= 3)
+    cases = _rows(app, models.Case)
+    assert [c.requester for c in cases] == ["jane@example.com", "mallory@evil.example"]
+    inbound = _rows(app, models.InboundMessage)
+    assert [m.case_id for m in inbound] == [cases[0].id, cases[0].id, cases[1].id]
+    second = outbox_messages(app)[1]
+    assert second["To"] == "jane@example.com"
+    assert "[SP-REQ-000001]" in second["Subject"]
