@@ -1,0 +1,158 @@
+"""Unit tests for bot.robots: each rule fires on its robot and stays quiet for humans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.mime import ParsedMessage, parse_message
+from bot.robots import RULES, robot_verdict
+
+MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
+
+
+def make(headers: str, body: str = "Hello, please send a quote.") -> ParsedMessage:
+    base = "From: Client <client@example.com>\nTo: projects@stelloloxon.example\n"
+    return parse_message(f"{base}{headers}\n{body}\n".encode())
+
+
+def test_rule_names_in_contract_order() -> None:
+    assert [rule.name for rule in RULES] == [
+        "auto_submitted",
+        "dsn_bounce",
+        "mailer_daemon_sender",
+        "noreply_sender",
+        "precedence",
+        "list_headers",
+        "auto_reply_headers",
+        "auto_reply_subject",
+        "feedback_report",
+    ]
+    assert all(rule.description for rule in RULES)
+
+
+@pytest.mark.parametrize(
+    ("name", "fired"),
+    [
+        ("plain_request.eml", []),
+        ("reply_de.eml", []),
+        ("stl_attachment.eml", []),
+        ("html_only.eml", []),
+        ("dsn_bounce.eml", ["auto_submitted", "dsn_bounce", "mailer_daemon_sender"]),
+        (
+            "ooo_de_auto_submitted.eml",
+            ["auto_submitted", "auto_reply_headers", "auto_reply_subject"],
+        ),
+        ("ooo_de_x_autoreply.eml", ["auto_reply_headers", "auto_reply_subject"]),
+        ("mailing_list.eml", ["list_headers"]),
+        ("precedence_bulk.eml", ["precedence"]),
+        ("noreply.eml", ["noreply_sender"]),
+    ],
+)
+def test_sample_messages(name: str, fired: list[str]) -> None:
+    assert robot_verdict(parse_message((MAIL / name).read_bytes())) == fired
+
+
+@pytest.mark.parametrize(
+    ("headers", "fired"),
+    [
+        ("Auto-Submitted: auto-generated", ["auto_submitted"]),
+        ("Auto-Submitted: No", []),
+        ("Auto-Submitted: auto-replied; owner-email=x@example.com", ["auto_submitted"]),
+        ("Return-Path: <>", ["mailer_daemon_sender"]),
+        ("Return-Path: <client@example.com>", []),
+        ("Precedence: junk", ["precedence"]),
+        ("Precedence: list", ["precedence"]),
+        ("Precedence: first-class", []),
+        ("List-Id: <models.lists.example.com>", ["list_headers"]),
+        ("List-Post: <mailto:models@lists.example.com>", ["list_headers"]),
+        ("List-Unsubscribe: <mailto:u@example.com>", []),
+        ("X-Autoreply: yes", ["auto_reply_headers"]),
+        ("X-Autorespond: Vacation", ["auto_reply_headers"]),
+        ("X-Auto-Response-Suppress: OOF, DR", ["auto_reply_headers"]),
+        ("X-Auto-Response-Suppress: RN, NRN", []),
+        ("X-Mailer: Vacation/1.2.7", ["auto_reply_headers"]),
+        ("X-Mailer: Microsoft Outlook 16.0", []),
+    ],
+)
+def test_header_rules(headers: str, fired: list[str]) -> None:
+    assert robot_verdict(make(headers)) == fired
+
+
+@pytest.mark.parametrize(
+    ("sender", "fired"),
+    [
+        ("MAILER-DAEMON@mx.example.com", ["mailer_daemon_sender"]),
+        ("postmaster@example.com", ["mailer_daemon_sender"]),
+        ("noreply@example.com", ["noreply_sender"]),
+        ("do-not-reply@example.com", ["noreply_sender"]),
+        ("DoNotReply@example.com", ["noreply_sender"]),
+        ("notifications-noreply@example.com", ["noreply_sender"]),
+        ("bounces+1234@mail.example.com", ["noreply_sender"]),
+        ("bounce@example.com", ["noreply_sender"]),
+        ("bouncer.design@example.com", []),
+        ("noreplyhero@example.com", []),
+        ("anna@example.com", []),
+    ],
+)
+def test_sender_rules(sender: str, fired: list[str]) -> None:
+    msg = parse_message(f"From: {sender}\nSubject: x\n\nbody\n".encode())
+    assert robot_verdict(msg) == fired
+
+
+@pytest.mark.parametrize(
+    ("subject", "is_auto"),
+    [
+        ("Out of Office: Your quote", True),
+        ("Automatic reply: Your quote", True),
+        ("Autoreply: hello", True),
+        ("Auto-Reply", True),
+        ("Abwesenheitsnotiz", True),
+        ("AW: Automatische Antwort: Angebot", True),
+        ("Réponse automatique : devis", True),
+        ("Absence: devis", True),
+        ("Absence du bureau", True),
+        ("Respuesta automática: presupuesto", True),
+        ("Fuori sede", True),
+        ("Risposta automatica: preventivo", True),
+        ("Afwezig: offerte", True),
+        ("Absence of textures in my STL export", False),
+        ("Question about out-of-office delivery hours", False),
+        ("Re: Your quote", False),
+        ("", False),
+    ],
+)
+def test_auto_reply_subject(subject: str, is_auto: bool) -> None:
+    msg = make(f"Subject: {subject}")
+    assert ("auto_reply_subject" in robot_verdict(msg)) is is_auto
+
+
+def report(report_type: str, part_type: str) -> ParsedMessage:
+    return make(
+        "MIME-Version: 1.0\nContent-Type: multipart/report; "
+        f'report-type={report_type}; boundary="r"\n',
+        f"--r\nContent-Type: text/plain\n\nreport\n--r\nContent-Type: {part_type}\n\n"
+        "Version: 1\n\n--r--",
+    )
+
+
+def test_feedback_report() -> None:
+    assert robot_verdict(report("feedback-report", "message/feedback-report")) == [
+        "feedback_report"
+    ]
+
+
+def test_dsn_part_inside_mixed_message() -> None:
+    msg = make(
+        'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="m"\n',
+        "--m\nContent-Type: text/plain\n\nx\n--m\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.com\n\nFinal-Recipient: rfc822; a@b.c\n"
+        "Action: failed\nStatus: 5.0.0\n\n--m--",
+    )
+    assert robot_verdict(msg) == ["dsn_bounce"]
+
+
+def test_read_receipt_counts_as_status_report() -> None:
+    msg = report("disposition-notification", "message/disposition-notification")
+    assert robot_verdict(msg) == ["dsn_bounce"]
