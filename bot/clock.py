@@ -1,4 +1,4 @@
-"""Time source. All datetimes are naive UTC; tests inject a FrozenClock to drive time."""
+"""Time source. All datetimes are aware UTC; tests inject a FrozenClock to drive time."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The wall clock, as naive UTC."""
+    """The wall clock, in UTC."""
 
     def now(self) -> datetime:
-        return datetime.now(UTC).replace(tzinfo=None)
+        return datetime.now(UTC)
 
 
 class FrozenClock:

@@ -101,7 +101,7 @@ def compose(
     msg["From"] = formataddr((settings.company_name, settings.bot_address))
     msg["To"] = to
     msg["Subject"] = rendered.subject
-    msg["Date"] = format_datetime(now.replace(tzinfo=UTC))
+    msg["Date"] = format_datetime(now.astimezone(UTC))
     msg["Message-ID"] = make_msgid(idstring="sp", domain=settings.bot_domain)
     if threading.in_reply_to:
         msg["In-Reply-To"] = threading.in_reply_to

@@ -156,7 +156,7 @@ def _new_request(session: Session, app: App, incoming: Incoming) -> None:
     reason = _staff_reason(meaning)
     if reason:
         escalate(session, app, case, reason=reason, inbound=row)
-    _finish(session, app, row, "processed", case_id=case.id)
+    _finish(session, app, row, "processed")
 
 
 def _staff_reason(meaning: Understanding) -> str | None:
@@ -175,7 +175,7 @@ def _follow_up(session: Session, app: App, incoming: Incoming, case: models.Case
     _send_reply(session, app, incoming, case, "follow_up_ack")
     if case.escalated:
         escalate(session, app, case, reason="the requester wrote again", inbound=incoming.row)
-    _finish(session, app, incoming.row, "processed", case_id=case.id)
+    _finish(session, app, incoming.row, "processed")
 
 
 def _link_inbound(session: Session, app: App, incoming: Incoming, case: models.Case,

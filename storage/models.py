@@ -1,7 +1,7 @@
 """SQLModel tables: the company's records (as the privacy policy lists them) and the bot's own.
 
-All timestamps are naive UTC datetimes (SQLite has no time zone type); `bot.clock` makes them and
-templates format them for the reader.
+All timestamps are aware UTC datetimes (SQLModel's UTCDateTime stores them as UTC on every
+backend); `bot.clock` makes them and templates format them for the reader.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from bot.context import App, bootstrap
 from bot.daemon import Daemon
 from tests.servers.fixtures import *  # noqa: F403
 
-START = datetime(2026, 11, 25, 9, 0, 0)
+START = datetime(2026, 11, 25, 9, 0, 0, tzinfo=UTC)
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import smtplib
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import select
@@ -63,7 +63,7 @@ def test_access_request_gets_threaded_templated_reply_with_due_date(
     assert case.ref == "SP-REQ-000001"
     assert case.kind == "access"
     assert case.client_id is not None
-    assert case.due_at == datetime(2026, 12, 25, 9, 0, 0)
+    assert case.due_at == datetime(2026, 12, 25, 9, 0, 0, tzinfo=UTC)
     actions = [a.action for a in _rows(app, models.AuditLog)]
     for expected in ("inbound.stored", "case.opened", "outbox.queued", "inbound.processed",
                      "outbox.sent"):

@@ -1,0 +1,138 @@
+"""Benchmark the email spine (run by hand; results go in the README).
+
+1. Mailbox-to-acknowledgement latency: N messages APPENDed one at a time to a real Dovecot
+   watched with IDLE; time from APPEND until the reply .eml is in the outbox folder.
+2. Burst ingest: M messages sent through the SMTP listener over several connections; rates for
+   acceptance (250 answered) and for full handling (reply written for every message).
+
+Usage: .venv/bin/python bench/bench_ingest.py [--latency 200] [--burst 10000] [--postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import smtplib
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.config import Settings
+from bot.context import App, bootstrap
+from bot.daemon import Daemon
+from tests.helpers import make_mail
+from tests.servers.dovecot import DovecotServer
+
+
+class Running:
+    def __init__(self, app: App) -> None:
+        self.daemon = Daemon(app)
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
+
+    async def _main(self) -> None:
+        task = asyncio.create_task(self.daemon.serve())
+        await self.daemon.ready.wait()
+        self.ready.set()
+        await task
+
+    def __enter__(self) -> Daemon:
+        self.thread.start()
+        self.ready.wait(30)
+        return self.daemon
+
+    def __exit__(self, *exc: object) -> None:
+        self.daemon.request_stop()
+        self.thread.join(30)
+
+
+def _settings(tmp: Path, **extra: object) -> Settings:
+    return Settings(_env_file=None, data_dir=tmp / "var", demo_data=False, smtp_port=0,  # type: ignore[call-arg]
+                    reply_rate_limit=10**9, outbox_poll_seconds=0.05, log_level="WARNING",
+                    **extra)
+
+
+def _outbox_count(app: App) -> int:
+    return sum(1 for _ in app.settings.outbox_path.glob("*.eml"))
+
+
+def _wait_count(app: App, count: int, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while _outbox_count(app) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {_outbox_count(app)} of {count} replies")
+        time.sleep(0.002)
+
+
+def bench_latency(n: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp, DovecotServer() as dovecot:
+        user = DovecotServer.new_user("bench")
+        app = bootstrap(_settings(Path(tmp), imap_host=dovecot.host, imap_port=dovecot.port,
+                                  imap_ssl=False, imap_user=user,
+                                  imap_password=dovecot.password, smtp_enabled=False))
+        samples = []
+        with Running(app):
+            time.sleep(1.0)  # the watcher records the empty mailbox first
+            for i in range(n):
+                raw = make_mail("Please send me a copy of my data.",
+                                sender=f"lat{i}@example.com", msgid=f"<lat-{i}@example.com>")
+                start = time.monotonic()
+                dovecot.deliver(user, raw)
+                _wait_count(app, i + 1, timeout=30)
+                samples.append(time.monotonic() - start)
+    samples.sort()
+    return {"n": n, "median_s": statistics.median(samples),
+            "p99_s": samples[min(len(samples) - 1, int(len(samples) * 0.99))],
+            "max_s": samples[-1]}
+
+
+def bench_burst(m: int, connections: int = 4, database_url: str | None = None) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        extra = {"database_url": database_url} if database_url else {}
+        app = bootstrap(_settings(Path(tmp), **extra))
+        mails = [make_mail("Please delete my data.", sender=f"u{i}@example.com",
+                           msgid=f"<burst-{i}@example.com>") for i in range(m)]
+        with Running(app) as daemon:
+            port = daemon.smtp_port
+            assert port is not None
+            start = time.monotonic()
+            chunks = [mails[i::connections] for i in range(connections)]
+            with ThreadPoolExecutor(connections) as pool:
+                list(pool.map(lambda chunk: _send_all(port, chunk), chunks))
+            accepted = time.monotonic() - start
+            _wait_count(app, m)
+            handled = time.monotonic() - start
+    return {"messages": m, "accept_per_s": m / accepted, "handled_per_s": m / handled,
+            "accept_s": accepted, "handled_s": handled}
+
+
+def _send_all(port: int, mails: list[bytes]) -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+        for raw in mails:
+            smtp.sendmail("sender@example.com", ["info@stelloloxonpro.com"], raw)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--latency", type=int, default=200)
+    parser.add_argument("--burst", type=int, default=10_000)
+    parser.add_argument("--postgres-url", default=None)
+    args = parser.parse_args()
+    if args.latency:
+        print("latency (Dovecot IDLE -> reply in outbox):", bench_latency(args.latency), flush=True)
+    if args.burst:
+        print("burst ingest (SMTP, 4 connections):",
+              bench_burst(args.burst, database_url=args.postgres_url), flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
