@@ -34,8 +34,12 @@ from storage.db import DatabaseConfigError, audit, unit_of_work
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Stelloloxon Pro support bot: email and Telegram, privacy requests first.")
-console = Console()
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _console() -> Console:
+    """Rich output; wide when piped so case refs and addresses are never cut."""
+    return Console() if sys.stdout.isatty() else Console(width=200)
 
 
 def _fail(message: str) -> None:
@@ -134,7 +138,7 @@ def requests(
         table.add_row(case.ref, case.intents or case.kind, case.status, case.requester,
                       f"{case.received_at:%Y-%m-%d}", f"{case.due_at:%Y-%m-%d}",
                       f"[red]{left}[/red]" if left < 0 else str(left))
-    console.print(table if cases else "no open cases")
+    _console().print(table if cases else "no open cases")
 
 
 @cli.command()
@@ -151,6 +155,7 @@ def show(case_ref: str) -> None:
         trail = session.exec(select(models.AuditLog).where(models.AuditLog.case_id == case.id)
                              .order_by(col(models.AuditLog.id))).all()
         outbox = session.exec(select(models.Outbox).where(models.Outbox.case_id == case.id)).all()
+    console = _console()
     console.print(f"[bold]{case.ref}[/bold] {case.kind} ({case.intents}) status={case.status}")
     console.print(f"requester {case.requester}  client #{case.client_id}  lang {case.language}")
     console.print(f"received {case.received_at:%Y-%m-%d %H:%M}  due {case.due_at:%Y-%m-%d}  "
@@ -195,7 +200,7 @@ def inbound(
     for row in rows:
         table.add_row(str(row.id), row.channel, f"{row.received_at:%Y-%m-%d %H:%M}", row.status,
                       row.reason or "", str(row.case_id or ""))
-    console.print(table)
+    _console().print(table)
 
 
 @cli.command()

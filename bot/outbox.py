@@ -21,6 +21,9 @@ from storage import models
 from storage.db import audit
 
 MAX_REFERENCES = 20
+# CPython folds some long headers by moving the whole value to a continuation line, which
+# readers then show with a leading space; RFC 5322's hard limit (998) avoids that.
+WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def enqueue_email(
         purpose=purpose,
         to_addr=to,
         message_id=str(msg["Message-ID"]),
-        raw=msg.as_bytes(policy=policy.SMTP),
+        raw=msg.as_bytes(policy=WIRE_POLICY),
         essential=essential,
         next_attempt_at=now,
         created_at=now,
@@ -110,10 +113,10 @@ def compose(
     msg["Auto-Submitted"] = auto_submitted
     msg["X-Auto-Response-Suppress"] = "All"
     msg["X-Loop"] = settings.bot_address
-    msg["Content-Language"] = rendered.language
     msg.set_content(rendered.text)
     if rendered.html:
         msg.add_alternative(rendered.html, subtype="html")
+    msg["Content-Language"] = rendered.language  # after set_content, which drops Content-*
     for item in attachments:
         maintype, _, subtype = item.content_type.partition("/")
         msg.add_attachment(item.data, maintype=maintype, subtype=subtype or "octet-stream",

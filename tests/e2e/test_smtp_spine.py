@@ -54,6 +54,7 @@ def test_access_request_gets_threaded_templated_reply_with_due_date(
     assert "<req-1@example.com>" in reply["References"]
     assert reply["Subject"] == "Re: Privacy request [SP-REQ-000001]"
     assert reply["Auto-Submitted"] == "auto-replied"
+    assert reply["Content-Language"] == "en"
     text = reply.get_body(preferencelist=("plain",)).get_content()
     assert "a request for a copy of your data" in text
     assert "December 25, 2026" in text  # received 2026-11-25 + 30 days

@@ -1,0 +1,77 @@
+"""The command line: clear one-line errors for bad configuration, and the case listings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import cli
+from tests.helpers import make_mail
+from tests.servers import free_port
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("STELLOLOXON_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("STELLOLOXON_DEMO_DATA", "false")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def test_bad_database_url_is_one_clear_line(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STELLOLOXON_DATABASE_URL", "not a url")
+    code, output = _run("requests")
+    assert code == 2
+    assert output.strip().startswith("error: bad database URL")
+    assert len(output.strip().splitlines()) == 1
+
+
+def test_unreachable_database_is_one_clear_line(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STELLOLOXON_DATABASE_URL",
+                       f"postgresql+psycopg://u:hunter2@127.0.0.1:{free_port()}/db")
+    code, output = _run("requests")
+    assert code == 2
+    assert "cannot connect to database" in output
+    assert "hunter2" not in output
+
+
+def test_unreachable_imap_is_one_clear_line(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STELLOLOXON_IMAP_HOST", "127.0.0.1")
+    monkeypatch.setenv("STELLOLOXON_IMAP_PORT", str(free_port()))
+    monkeypatch.setenv("STELLOLOXON_IMAP_SSL", "false")
+    monkeypatch.setenv("STELLOLOXON_IMAP_USER", "bot")
+    monkeypatch.setenv("STELLOLOXON_IMAP_PASSWORD", "pw")
+    code, output = _run("run")
+    assert code == 2
+    assert output.strip().startswith("error: cannot use IMAP mailbox INBOX on 127.0.0.1")
+
+
+def test_bad_setting_value_is_named(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STELLOLOXON_SMTP_PORT", "twenty-five")
+    code, output = _run("requests")
+    assert code == 2
+    assert "smtp_port" in output
+
+
+def test_requests_lists_open_case_with_days_left_and_show_details(env: Path) -> None:
+    mail = env / "request.eml"
+    mail.write_bytes(make_mail("Please send me a copy of all my data."))
+    code, output = _run("inject", str(mail))
+    assert code == 0, output
+    assert "processed" in output
+    code, output = _run("requests")
+    assert code == 0
+    assert "SP-REQ-000001" in output and "access" in output and "30" in output
+    code, output = _run("show", "sp-req-000001")
+    assert code == 0
+    assert "case.opened" in output and "outbox #1 ack" in output
+    assert len(list((env / "var" / "outbox").glob("*.eml"))) == 1
