@@ -46,7 +46,8 @@ def test_per_sender_rate_limit_stops_reply_loops(make_app) -> None:
 
 
 def test_our_own_mail_coming_back_is_a_loop(app: App) -> None:
-    looped = make_mail("Please send me a copy of my data", headers={"X-Loop": "info@stelloloxonpro.com"})
+    looped = make_mail("Please send me a copy of my data",
+                       headers={"X-Loop": "info@stelloloxonpro.com"})
     assert _inject(app, looped) == "robot"
     assert _inject(app, make_mail("hi", sender="info@stelloloxonpro.com")) == "robot"
     assert _outbox(app) == []

@@ -1,0 +1,262 @@
+"""Measure the understanding module on labelled messages.
+
+Two layouts are read by :func:`load_labelled`:
+
+(a) the shared corpus: a directory with ``index.tsv`` (columns ``file``, ``kind``,
+    ``request_type``, ``language``, ...). Rows of kind ``letter`` with a ``request_type`` are
+    used; ``request_type`` is mapped to our intent names (erasure -> deletion, ...).
+(b) our own set: ``*.jsonl`` files in the directory, one JSON object per line::
+
+      {"id": "en-001", "lang": "en", "intents": ["deletion"], "text": "delete my data",
+       "subject": "", "attachments": false}
+
+    ``intents`` lists every intent the message expresses, the main one first; ``subject``
+    and ``attachments`` are optional. Blank lines and lines starting with ``#`` are skipped.
+
+Scoring is on the primary intent: a prediction is right when the predicted primary is one
+of the expected intents. Per-intent precision/recall/F1 and the confusion matrix are built
+from (expected primary, predicted primary) pairs, where the expected primary is the
+predicted one when that is among the expected intents, else the first expected intent.
+Macro-F1 averages over every intent that is expected or predicted at least once.
+Run ``python -m bot.understand.evaluate DIR`` to print the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.understand.core import understand
+from bot.understand.model import PRIVACY_INTENTS
+
+CORPUS_INTENTS = {
+    "access": "access",
+    "erasure": "deletion",
+    "rectification": "correction",
+    "objection_direct_marketing": "optout",
+    "reminder_followup": "reminder",
+    "complaint_to_authority": "complaint",
+}
+
+
+@dataclass(frozen=True)
+class LabelledItem:
+    """One message with what it should be understood as."""
+
+    id: str
+    text: str
+    expected: tuple[str, ...]
+    language: str
+    subject: str = ""
+    has_attachments: bool = False
+
+
+@dataclass(frozen=True)
+class Prf:
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class Miss:
+    """A misclassified item: what was expected, what came out, and why."""
+
+    id: str
+    language: str
+    expected: tuple[str, ...]
+    predicted: tuple[str, ...]
+    evidence: tuple[str, ...]
+
+
+@dataclass
+class Report:
+    total: int = 0
+    correct: int = 0
+    per_intent: dict[str, Prf] = field(default_factory=dict)
+    macro_f1: float = 0.0
+    per_language: dict[str, tuple[int, int]] = field(default_factory=dict)
+    language_detected: dict[str, tuple[int, int]] = field(default_factory=dict)
+    confusion: dict[str, Counter[str]] = field(default_factory=dict)
+    misclassified: list[Miss] = field(default_factory=list)
+    cross_right: list[str] = field(default_factory=list)
+    secondary_recall: float = 1.0
+    unsure: int = 0
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else 0.0
+
+
+def load_labelled(dir: Path) -> list[LabelledItem]:
+    """Items of the shared corpus (index.tsv) or of our own JSONL set."""
+    dir = Path(dir)
+    if (dir / "index.tsv").is_file():
+        return _load_corpus(dir)
+    items: list[LabelledItem] = []
+    for path in sorted(dir.glob("*.jsonl")):
+        items.extend(_load_jsonl(path))
+    return items
+
+
+def _load_corpus(dir: Path) -> list[LabelledItem]:
+    with (dir / "index.tsv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return [
+        LabelledItem(
+            id=row["file"],
+            text=(dir / row["file"]).read_text(encoding="utf-8", errors="replace"),
+            expected=(CORPUS_INTENTS[row["request_type"]],),
+            language=row["language"],
+        )
+        for row in rows
+        if row.get("kind") == "letter" and row.get("request_type") in CORPUS_INTENTS
+    ]
+
+
+def _load_jsonl(path: Path) -> list[LabelledItem]:
+    items = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        obj = json.loads(line)
+        items.append(
+            LabelledItem(
+                id=obj.get("id") or f"{path.stem}:{n}",
+                text=obj["text"],
+                expected=tuple(obj["intents"]),
+                language=obj["lang"],
+                subject=obj.get("subject", ""),
+                has_attachments=bool(obj.get("attachments", False)),
+            )
+        )
+    return items
+
+
+def evaluate(items: Iterable[LabelledItem], *, threshold: float = 0.5) -> Report:
+    """Run `understand` over the items and compare with the labels."""
+    report = Report()
+    pairs: list[tuple[str, str]] = []
+    lang_hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    lang_detect: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    wanted = found = 0
+    for item in items:
+        u = understand(
+            item.text, item.subject, has_attachments=item.has_attachments, threshold=threshold
+        )
+        predicted = u.primary
+        ok = predicted in item.expected
+        gold = predicted if ok else item.expected[0]
+        pairs.append((gold, predicted))
+        report.total += 1
+        report.correct += ok
+        report.unsure += u.unsure
+        lang_hits[item.language][0] += ok
+        lang_hits[item.language][1] += 1
+        lang_detect[item.language][0] += u.language == item.language
+        lang_detect[item.language][1] += 1
+        wanted += len(item.expected)
+        found += len(set(item.expected) & set(u.names))
+        if not ok:
+            report.misclassified.append(
+                Miss(item.id, item.language, item.expected, u.names, u.intents[0].evidence)
+            )
+            if gold in PRIVACY_INTENTS and predicted in PRIVACY_INTENTS:
+                report.cross_right.append(item.id)
+    report.per_intent = _prf(pairs)
+    report.macro_f1 = _mean([p.f1 for p in report.per_intent.values()])
+    report.per_language = {k: (v[0], v[1]) for k, v in sorted(lang_hits.items())}
+    report.language_detected = {k: (v[0], v[1]) for k, v in sorted(lang_detect.items())}
+    report.confusion = _confusion(pairs)
+    report.secondary_recall = found / wanted if wanted else 1.0
+    return report
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _prf(pairs: list[tuple[str, str]]) -> dict[str, Prf]:
+    labels = sorted({g for g, _ in pairs} | {p for _, p in pairs})
+    result = {}
+    for label in labels:
+        tp = sum(1 for g, p in pairs if g == label and p == label)
+        fp = sum(1 for g, p in pairs if g != label and p == label)
+        fn = sum(1 for g, p in pairs if g == label and p != label)
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        result[label] = Prf(precision, recall, f1, tp + fn)
+    return result
+
+
+def _confusion(pairs: list[tuple[str, str]]) -> dict[str, Counter[str]]:
+    matrix: dict[str, Counter[str]] = defaultdict(Counter)
+    for gold, predicted in pairs:
+        matrix[gold][predicted] += 1
+    return dict(sorted(matrix.items()))
+
+
+def format_report(report: Report) -> str:
+    """Plain-text tables: per intent, per language, confusion, misclassified items."""
+    lines = [
+        f"items: {report.total}  accuracy (primary): {report.accuracy:.3f}  "
+        f"macro-F1: {report.macro_f1:.3f}  all-intents recall: {report.secondary_recall:.3f}  "
+        f"unsure: {report.unsure}",
+        "",
+        f"{'intent':<20}{'precision':>10}{'recall':>10}{'F1':>8}{'support':>9}",
+    ]
+    for name, prf in report.per_intent.items():
+        lines.append(
+            f"{name:<20}{prf.precision:>10.3f}{prf.recall:>10.3f}{prf.f1:>8.3f}{prf.support:>9}"
+        )
+    lines += ["", f"{'language':<10}{'accuracy':>10}{'n':>5}{'lang detected':>15}"]
+    for lang, (ok, n) in report.per_language.items():
+        det_ok, det_n = report.language_detected.get(lang, (0, 0))
+        lines.append(f"{lang:<10}{ok / n:>10.3f}{n:>5}{det_ok / det_n:>15.3f}")
+    lines += ["", *_format_confusion(report.confusion)]
+    lines += ["", f"cross-right confusions: {len(report.cross_right)}"]
+    lines += [f"  {item}" for item in report.cross_right]
+    lines += ["", f"misclassified: {len(report.misclassified)}"]
+    for miss in report.misclassified:
+        lines.append(
+            f"  {miss.id} [{miss.language}] expected {','.join(miss.expected)} "
+            f"got {','.join(miss.predicted)} ({', '.join(miss.evidence[:3])})"
+        )
+    return "\n".join(lines)
+
+
+def _format_confusion(confusion: dict[str, Counter[str]]) -> list[str]:
+    columns = sorted({p for row in confusion.values() for p in row})
+    short = [c[:8] for c in columns]
+    lines = [
+        "confusion (rows: expected primary, columns: predicted primary)",
+        f"{'':<20}" + "".join(f"{c:>9}" for c in short),
+    ]
+    for gold, row in confusion.items():
+        lines.append(f"{gold:<20}" + "".join(f"{row.get(c, 0):>9}" for c in columns))
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dir", type=Path, help="corpus dir with index.tsv, or dir of *.jsonl")
+    parser.add_argument("--threshold", type=float, default=0.5)
+    args = parser.parse_args(argv)
+    items = load_labelled(args.dir)
+    if not items:
+        print(f"no labelled items found in {args.dir}", file=sys.stderr)
+        return 1
+    print(format_report(evaluate(items, threshold=args.threshold)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
