@@ -12,7 +12,7 @@ from bot.understand import Understanding
 from storage import models
 from storage.db import audit
 
-OPEN_STATUSES = ("open", "awaiting_staff")
+OPEN_STATUSES = ("open", "awaiting_staff", "awaiting_requester", "deletion_scheduled")
 
 
 def case_ref(prefix: str, case_id: int) -> str:

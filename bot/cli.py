@@ -268,6 +268,59 @@ def eval_understanding(directory: Path) -> None:
     raise typer.Exit(evaluate_main([str(directory)]))
 
 
+# ------------------------------------------------------------ issue 5: retention, notices
+
+
+@cli.command()
+@one_line_errors
+def retention(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would go.")] = False,
+) -> None:
+    """Run the retention sweep now (the daemon runs it daily), or show what it would delete."""
+    from rich.progress import Progress
+
+    from bot.retention import due_counts, sweep
+
+    app = _app()
+    console = _console()
+    totals = due_counts(app)
+    with Progress(console=console, transient=True,
+                  disable=sum(n for _, n in totals) < 10_000) as bar:
+        tasks = {(s.rule, s.table): bar.add_task(f"{s.rule}/{s.table}", total=n)
+                 for s, n in totals}
+        report = sweep(app, dry_run=dry_run,
+                       progress=lambda s, n: bar.advance(tasks[(s.rule, s.table)], n))
+    table = Table("rule", "table", "would delete" if dry_run else "deleted")
+    for rule, per_table in report.counts.items():
+        for name, n in per_table.items():
+            table.add_row(rule, name, str(n))
+    console.print(table)
+    verb = "would be removed" if dry_run else "removed"
+    files = "" if dry_run else f", {report.files_deleted} files deleted from the store"
+    console.print(f"{report.total} rows {verb} as of {report.now:%Y-%m-%d}{files}")
+
+
+@cli.command("notify-policy-change")
+@one_line_errors
+def notify_policy_change(
+    template: Annotated[str, typer.Option(help="Template under templates/email/<lang>/.")]
+    = "policy_change",
+) -> None:
+    """Queue a policy-change notice to every client (rate-limited; safe to re-run)."""
+    from bot.notices import UnknownTemplate
+    from bot.notices import notify_policy_change as queue_notices
+
+    app = _app()
+    try:
+        report = queue_notices(app, template)
+    except UnknownTemplate as exc:
+        _fail(str(exc))
+        return
+    when = (f"; sending {report.first_at:%Y-%m-%d %H:%M} to {report.last_at:%H:%M} UTC"
+            if report.first_at and report.last_at else "")
+    typer.echo(f"{report.queued} notices queued, {report.already} already queued{when}")
+
+
 def main() -> None:
     cli(prog_name="stelloloxon-bot")
 

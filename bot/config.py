@@ -71,10 +71,47 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 8
     outbox_backoff_seconds: float = 30.0  # first retry delay; doubles each attempt
 
-    reply_rate_limit: int = 5  # automatic replies per sender per window
+    reply_rate_limit: int = 10  # automatic messages per address per window (loop stop)
     reply_rate_window_minutes: int = 60
 
     telegram_token: SecretStr | None = None
+
+    # identity verification (bot.verify)
+    code_ttl_email_hours: float = 24.0
+    code_ttl_chat_minutes: float = 15.0
+    code_max_attempts: int = 5
+    code_daily_failure_cap: int = 10  # failed code attempts per client per 24 h, then locked
+    codes_per_case: int = 3  # fresh codes a requester can get on one case
+    trusted_authserv_ids: list[str] = []  # Authentication-Results from these are recorded
+    deletion_grace_days: int = 7  # a verified deletion waits this long, cancellable
+    export_attach_max_bytes: int = 15 * 1024 * 1024  # larger exports go as a download link
+
+    # HMAC key for the suppression list (hashes of erased/opted-out addresses). Changing it
+    # makes every existing entry unmatchable, so set it once per installation and keep it.
+    suppression_key: SecretStr = SecretStr("dev-only-suppression-key")
+
+    # deadlines, retention and notices (issue 5: bot.deadlines, bot.retention, bot.notices,
+    # bot.scheduler)
+    reminder_days: list[int] = [10, 5, 2]  # staff reminders at these days left
+    max_extension_days: int = 60  # GDPR art. 12(3): at most two further months in total
+    requester_reminder_days: int = 3  # remind a requester we wait on, once, after this
+    requester_window_days: int = 14  # then close the case with a notice
+    scheduler_enabled: bool = True  # run one scheduler per database
+    deadline_check_minute: int = 5  # the deadline check runs hourly at this minute (UTC)
+    digest_hour_utc: int = 7  # daily staff digest
+    retention_hour_utc: int = 2  # daily retention sweep
+    retention_batch_size: int = 5000  # rows per transaction in the sweep
+    notice_rate_per_minute: int = 60  # policy-change notices released per minute
+
+    @model_validator(mode="after")
+    def _suppression_key_in_production(self) -> Settings:
+        default = type(self).model_fields["suppression_key"].default.get_secret_value()
+        key = self.suppression_key.get_secret_value()
+        if self.environment == "production" and (
+            key == default or key.lower() in PLACEHOLDER_SECRETS
+        ):
+            raise ValueError("production needs suppression_key set to a real secret")
+        return self
 
     @field_validator("bot_address", "staff_address")
     @classmethod

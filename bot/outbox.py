@@ -153,3 +153,45 @@ def replies_sent_recently(session: Session, app: App, address: str) -> int:
         models.Outbox.to_addr == address, models.Outbox.created_at >= since
     )
     return int(session.exec(query).one())
+
+
+def send_template(
+    session: Session,
+    app: App,
+    *,
+    case: models.Case,
+    to: str,
+    purpose: str,
+    key: str,
+    threading: Threading = Threading(),
+    attachments: Sequence[FileAttachment] = (),
+    essential: bool = True,
+    subject: str = "",
+    keep_record: bool = True,
+    **ctx: object,
+) -> models.Outbox:
+    """Render a client-facing template in the case's language and queue it once per key.
+
+    keep_record=False skips the client's communications log (e.g. a deletion certificate
+    must not re-create personal data about the client it just erased).
+    """
+    rendered = app.renderer.render(
+        purpose, case.language, case=case, company=app.settings.company_name,
+        bot_address=app.settings.bot_address, response_days=app.settings.response_days,
+        re_subject=subject or reply_subject(case.subject), **ctx,
+    )
+    return enqueue_email(
+        session, app, to=to, rendered=rendered, purpose=purpose, idempotency_key=key,
+        case=case, client_id=case.client_id if keep_record else None, threading=threading,
+        attachments=attachments, essential=essential,
+    )
+
+
+def reply_subject(subject: str) -> str:
+    """'Re: <subject>' without stacking prefixes."""
+    subject = subject.strip()
+    if not subject:
+        return ""
+    if subject.lower().startswith(("re:", "aw:", "sv:", "r:", "rif:", "antw:")):
+        return subject
+    return f"Re: {subject}"

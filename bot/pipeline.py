@@ -8,33 +8,26 @@ message to quarantine for staff; it never stops the mailbox.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from bot import robots
+from bot import privacy, robots
 from bot.cases import client_for_address, open_case
 from bot.context import App
 from bot.conversation import find_case
+from bot.incoming import Incoming, reply_to
 from bot.mime import MessageParseError, ParsedMessage, parse_message
-from bot.outbox import Threading, enqueue_email, replies_sent_recently
 from bot.staff import escalate, notify_quarantine
-from bot.understand import Understanding, understand
+from bot.staff_commands import handle_staff_mail, is_staff
+from bot.understand import PRIVACY_INTENTS, Understanding, understand
 from storage import models
 from storage.db import audit, unit_of_work
 
 log = logging.getLogger(__name__)
 
 # intents the bot never settles alone: a human reads them
-STAFF_INTENTS = frozenset({"complaint", "other", "billing", "technical_question", "reminder"})
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """One stored message and its parse, handed from step to step."""
-
-    row: models.InboundMessage
-    parsed: ParsedMessage
+STAFF_INTENTS = frozenset({"complaint", "other", "billing", "technical_question", "reminder",
+                           "project_status", "new_project"})
 
 
 def process_inbound(app: App, inbound_id: int) -> str:
@@ -98,9 +91,15 @@ def _handle(session: Session, app: App, row: models.InboundMessage) -> None:
     if _filtered(session, app, row, parsed):
         return
     incoming = Incoming(row=row, parsed=parsed)
+    if is_staff(app, parsed.from_addr):
+        handle_staff_mail(session, app, incoming)
+        _finish(session, app, row, "processed")
+        return
     case = find_case(session, parsed, app.settings.case_prefix)
     if case is not None and case.status != "closed":
         _follow_up(session, app, incoming, case)
+    elif case is not None and privacy.on_closed_reply(session, app, incoming, case):
+        _finish(session, app, row, "processed")
     else:
         _new_request(session, app, incoming)
 
@@ -145,18 +144,38 @@ def _loop_rules(app: App, parsed: ParsedMessage) -> list[str]:
 
 def _new_request(session: Session, app: App, incoming: Incoming) -> None:
     parsed, row = incoming.parsed, incoming.row
-    meaning = understand(parsed.new_text or parsed.text, parsed.subject,
-                         has_attachments=bool(parsed.attachments),
+    meaning = understand(incoming.text, parsed.subject, has_attachments=bool(parsed.attachments),
                          threshold=app.settings.understanding_threshold)
+    same = _open_case_of_same_kind(session, parsed.from_addr, meaning)
+    if same is not None:  # no second clock, no second export
+        _follow_up(session, app, incoming, same)
+        return
     client = client_for_address(session, parsed.from_addr)
     case = open_case(session, app, requester=parsed.from_addr, understanding=meaning,
                      received_at=row.received_at, subject=parsed.subject, client=client)
     _link_inbound(session, app, incoming, case, client)
-    _acknowledge(session, app, incoming, case, meaning)
+    reply_to(session, app, incoming, case, "ack", intents=[i.name for i in meaning.intents],
+             entities=meaning.entities)
     reason = _staff_reason(meaning)
+    if not meaning.unsure and PRIVACY_INTENTS & {i.name for i in meaning.intents}:
+        reason = privacy.start(session, app, incoming, case, meaning, client) or reason
     if reason:
-        escalate(session, app, case, reason=reason, inbound=row)
+        escalate(session, app, case, reason=reason, inbound=row,
+                 hold=case.status not in (privacy.WAITING, "closed"))
     _finish(session, app, row, "processed")
+
+
+def _open_case_of_same_kind(session: Session, requester: str,
+                            meaning: Understanding) -> models.Case | None:
+    rights = PRIVACY_INTENTS & {i.name for i in meaning.intents}
+    if not rights:
+        return None
+    query = select(models.Case).where(models.Case.requester == requester,
+                                      models.Case.status != "closed")
+    for case in session.exec(query):
+        if rights & set(case.intents.split(",")):
+            return case
+    return None
 
 
 def _staff_reason(meaning: Understanding) -> str | None:
@@ -167,14 +186,16 @@ def _staff_reason(meaning: Understanding) -> str | None:
 
 
 def _follow_up(session: Session, app: App, incoming: Incoming, case: models.Case) -> None:
-    """A reply on an open case joins it; staff see it when the case is with them."""
+    """A reply on an open case joins it: a code, a cancellation, or news for staff."""
     client = session.get(models.Client, case.client_id) if case.client_id else None
     _link_inbound(session, app, incoming, case, client)
     audit(session, "case.follow_up", at=app.clock.now(), case_id=case.id,
           inbound_id=incoming.row.id)
-    _send_reply(session, app, incoming, case, "follow_up_ack")
-    if case.escalated:
-        escalate(session, app, case, reason="the requester wrote again", inbound=incoming.row)
+    if not privacy.on_reply(session, app, incoming, case):
+        reply_to(session, app, incoming, case, "follow_up_ack")
+        if case.escalated:
+            escalate(session, app, case, reason="the requester wrote again",
+                     inbound=incoming.row)
     _finish(session, app, incoming.row, "processed")
 
 
@@ -198,41 +219,4 @@ def _link_inbound(session: Session, app: App, incoming: Incoming, case: models.C
             message_id=parsed.message_id, inbound_id=row.id, occurred_at=row.received_at,
         ))
 
-
-def _acknowledge(session: Session, app: App, incoming: Incoming, case: models.Case,
-                 meaning: Understanding) -> None:
-    _send_reply(session, app, incoming, case, "ack", intents=[i.name for i in meaning.intents],
-                entities=meaning.entities)
-
-
-def _send_reply(session: Session, app: App, incoming: Incoming, case: models.Case,
-                purpose: str, **ctx: object) -> None:
-    """Reply to the requester, threaded, unless the per-sender rate limit says stop."""
-    row, parsed = incoming.row, incoming.parsed
-    to = parsed.from_addr
-    if replies_sent_recently(session, app, to) >= app.settings.reply_rate_limit:
-        audit(session, "reply.rate_limited", at=app.clock.now(), case_id=case.id,
-              inbound_id=row.id, purpose=purpose)
-        return
-    rendered = app.renderer.render(
-        purpose, case.language, case=case, company=app.settings.company_name,
-        bot_address=app.settings.bot_address, re_subject=reply_subject(parsed.subject),
-        response_days=app.settings.response_days, **ctx,
-    )
-    enqueue_email(
-        session, app, to=to, rendered=rendered, purpose=purpose,
-        idempotency_key=f"reply:{row.id}:{purpose}", case=case, client_id=case.client_id,
-        threading=Threading(parsed.message_id, tuple(parsed.references)),
-    )
-
-
-def reply_subject(subject: str) -> str:
-    """'Re: <subject>' without stacking prefixes."""
-    subject = subject.strip()
-    if not subject:
-        return ""
-    lowered = subject.lower()
-    if lowered.startswith(("re:", "aw:", "sv:", "r:", "rif:", "antw:")):
-        return subject
-    return f"Re: {subject}"
 

@@ -54,7 +54,20 @@ class Renderer:
         subject = self._render(f"{medium}/{lang}/{purpose}.subject.j2", ctx).strip()
         text = self._render(f"{medium}/{lang}/{purpose}.txt.j2", ctx)
         html = self._render_optional(f"{medium}/{lang}/{purpose}.html.j2", ctx)
+        if html is None and medium == "email":
+            html = self._text_as_html(text, subject, lang)
         return Rendered(subject=" ".join(subject.split()), text=text, html=html, language=lang)
+
+    def _text_as_html(self, text: str, title: str, lang: str) -> str:
+        """The HTML alternative for purposes without their own: the text in paragraphs."""
+        blocks = []
+        for para in text.strip().split("\n\n"):
+            lines = para.split("\n")
+            indented = all(line.startswith("    ") for line in lines if line.strip())
+            blocks.append({"kind": "pre", "text": para.strip()} if indented
+                          else {"kind": "p", "lines": lines})
+        return self._render("email/_base.html.j2",
+                            {"blocks": blocks, "title": title, "lang": lang})
 
     def _has(self, medium: str, lang: str, purpose: str) -> bool:
         try:

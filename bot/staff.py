@@ -26,9 +26,14 @@ def escalate(
     reason: str,
     inbound: models.InboundMessage,
     summary: dict[str, Any] | None = None,
+    hold: bool = True,
 ) -> None:
-    """Send the case to staff with who, what was understood, the due date and the original."""
-    if case.status != "awaiting_staff":
+    """Send the case to staff with who, what was understood, the due date and the original.
+
+    hold=False informs staff without taking the case out of the bot's hands (e.g. a
+    complaint next to an access request that is already being verified).
+    """
+    if hold and case.status != "awaiting_staff":
         set_status(session, app, case, "awaiting_staff", reason=reason)
     case.escalated = True
     rendered = app.renderer.render(

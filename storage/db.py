@@ -79,6 +79,7 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
 def audit(
     session: Session,
     action: str,
+    /,
     *,
     at: datetime,
     actor: str = "bot",

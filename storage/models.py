@@ -172,6 +172,9 @@ class Case(SQLModel, table=True):
     closed_at: datetime | None = None
     escalated: bool = False
     evidence: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    waiting_since: datetime | None = None  # set when the case starts awaiting the requester
+    act_at: datetime | None = None  # when a verified, announced action (deletion) takes effect
+    pending_action: str | None = None  # verified action waiting (e.g. "deletion" for approval)
 
 
 class CaseMessageId(SQLModel, table=True):
@@ -224,3 +227,60 @@ class MailboxState(SQLModel, table=True):
     uidvalidity: int
     last_uid: int = 0
     initialised_at: datetime
+
+
+class Suppression(SQLModel, table=True):
+    """A keyed hash (HMAC-SHA256) of an address that must get no non-essential mail.
+
+    Survives erasure: only the hash is kept, so an earlier opt-out is still honoured if the
+    address reappears, without keeping the address itself.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    address_hash: str = Field(index=True, unique=True)
+    reason: str  # erasure, opt_out, ...
+    created_at: datetime
+
+
+# --------------------------------------------------------------------------- retention (issue 5)
+
+
+class UsageAggregate(SQLModel, table=True):
+    """Anonymous monthly website-usage counts kept after the raw rows are deleted."""
+
+    __table_args__ = (UniqueConstraint("month", "path"),)
+    id: int | None = Field(default=None, primary_key=True)
+    month: str  # YYYY-MM (UTC)
+    path: str
+    hits: int = 0
+
+
+class LegalHold(SQLModel, table=True):
+    """While active (released_at is None) retention touches nothing of this client."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    reason: str
+    created_at: datetime
+    released_at: datetime | None = None
+
+
+# --------------------------------------------------------------------------- verification
+
+
+class VerificationCode(SQLModel, table=True):
+    """A one-time code bound to one case and one action; only its salted hash is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    client_id: int | None = Field(default=None, foreign_key="client.id", index=True)
+    action: str  # what the code authorises, e.g. "access,deletion" or "verify_email"
+    channel: str = "email"  # email, telegram
+    sent_to: str  # the address on file (or chat id) it went to
+    salt: str
+    code_hash: str
+    created_at: datetime
+    expires_at: datetime
+    attempts: int = 0
+    status: str = Field(default="active", index=True)  # active, used, expired, voided, locked
+    used_at: datetime | None = None

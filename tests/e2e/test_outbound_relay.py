@@ -11,12 +11,18 @@ from sqlmodel import select
 from bot.channels.outbound import deliver_due, make_transport
 from bot.clock import FrozenClock
 from bot.context import App
-from bot.intake import store_raw
-from bot.pipeline import process_inbound
+from bot.outbox import enqueue_email
+from bot.replies import Rendered
 from storage import models
 from storage.db import unit_of_work
-from tests.helpers import make_mail
 from tests.servers.capture_smtp import CaptureSMTP
+
+
+def _queue_one(app: App) -> None:
+    rendered = Rendered(subject="Re: hello", text="Hello Jane", html=None, language="en")
+    with unit_of_work(app.engine) as session:
+        enqueue_email(session, app, to="jane@example.com", rendered=rendered, purpose="ack",
+                      idempotency_key="test:1")
 
 
 def _outbox(app: App) -> list[models.Outbox]:
@@ -30,8 +36,7 @@ def test_relay_with_auth_retries_after_temporary_failure(
     with CaptureSMTP(user="bot", password="relay-pass") as relay:
         app = make_app(relay_host=relay.host, relay_port=relay.port, relay_security="none",
                        relay_user="bot", relay_password="relay-pass", outbox_backoff_seconds=60)
-        inbound_id, _ = store_raw(app, "inject", make_mail("Please delete my data"))
-        process_inbound(app, inbound_id)
+        _queue_one(app)
         transport = make_transport(app)
         relay.fail_next(1, code=451)
         assert deliver_due(app, transport) == 0
@@ -53,8 +58,7 @@ def test_permanent_refusal_marks_dead_without_retry(
 ) -> None:
     with CaptureSMTP() as relay:
         app = make_app(relay_host=relay.host, relay_port=relay.port, relay_security="none")
-        inbound_id, _ = store_raw(app, "inject", make_mail("Please delete my data"))
-        process_inbound(app, inbound_id)
+        _queue_one(app)
         relay.fail_next(1, code=554)
         deliver_due(app, make_transport(app))
         clock.advance(days=1)

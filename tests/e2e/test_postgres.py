@@ -28,7 +28,8 @@ def test_request_and_reply_on_postgres(make_app: Callable[..., App], postgres_ur
     same, created_again = store_raw(app, "imap", b"x", source_key="imap:k:1:1")
     assert (created, created_again, same) == (True, False, again)
     deliver_due(app, make_transport(app))
-    [reply] = outbox_messages(app)
+    reply, code_mail = outbox_messages(app)
+    assert "verification code" in code_mail["Subject"]
     with unit_of_work(app.engine) as session:
         case = session.exec(select(models.Case)).one()
         actions = {a.action for a in session.exec(select(models.AuditLog))}

@@ -66,6 +66,8 @@ RULES = (
     ("usage_report", "who_received_passive", r"\b(who|which (third )?part(y|ies)|which companies|which organi[sz]ations) (has |have |did )?(received|got|obtained|had access to|been given) (my|our) (personal )?(data|information|details)\b|\bfor what purposes? (do |does |did )?(you|your company) (process|use)\b", 0.85),
     ("usage_report", "have_you_shared", r"\bhave you (\S+ ){0,3}(sold|passed on|shared|disclosed|given away|transferred|sent) (\S+ ){0,3}my\b", 0.85),
     ("usage_report", "with_whom_shared", r"\bwith whom (have |has )?(you |it )?(been )?(shared|disclosed)\b", 0.85),
+    ("usage_report", "how_data_was_used", rf"\bhow (my|our) {_DATA} (was|were|is|are|has been|have been) (used|shared|processed|disclosed)\b", 0.85),
+    ("usage_report", "who_you_shared_with", r"\bwho (you |have you |did you )?(shared|disclosed|gave|sold|passed) (it|them|my (personal )?(data|information|details)) (with|to)\b", 0.85),
     ("usage_report", "list_of_recipients", r"\b(list|overview|report) of (all )?(the )?(recipients|third parties|processing activities|purposes)\b", 0.7),
     ("usage_report", "recipients_boilerplate", r"\brecipients (or categories of recipients? )?to whom\b|\bpurposes of the processing\b", 0.3),
     # project status

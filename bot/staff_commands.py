@@ -1,0 +1,108 @@
+"""Staff act by replying to an escalation: APPROVE, DENY <reason>, EXTEND <days> <reason>,
+NOTE <text>. Only configured staff addresses are obeyed, and only on replies carrying the
+case's token; anything else is ignored and audited.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from sqlmodel import Session, select
+
+from bot.cases import set_status
+from bot.context import App
+from bot.conversation import case_tag_pattern
+from bot.deadlines import ExtensionError, extend_case
+from bot.incoming import Incoming
+from bot.outbox import Threading, enqueue_email, send_template
+from bot.privacy import SCHEDULED, schedule_deletion
+from storage import models
+from storage.db import audit
+
+COMMAND_RE = re.compile(r"^[ \t]*(APPROVE|DENY|EXTEND|NOTE)\b[ \t:]*(.*)$", re.I | re.M)
+
+
+def is_staff(app: App, address: str) -> bool:
+    return address in app.settings.staff_senders
+
+
+def handle_staff_mail(session: Session, app: App, incoming: Incoming) -> None:
+    """Run the first command in a staff reply on the case named in its subject."""
+    actor = f"staff:{incoming.parsed.from_addr}"
+    case = _tagged_case(session, app, incoming)
+    match = COMMAND_RE.search(incoming.text)
+    if case is None or match is None:
+        audit(session, "staff.ignored", at=app.clock.now(), actor=actor,
+              inbound_id=incoming.row.id,
+              reason="no case token in subject" if case is None else "no command")
+        return
+    incoming.row.case_id = case.id
+    verb, rest = match.group(1).upper(), match.group(2).strip()
+    audit(session, "staff.command", at=app.clock.now(), actor=actor, case_id=case.id,
+          command=verb)
+    result = _COMMANDS[verb](session, app, case, rest, actor)
+    _confirm(session, app, incoming, case, verb, result)
+
+
+def _tagged_case(session: Session, app: App, incoming: Incoming) -> models.Case | None:
+    for ref in case_tag_pattern(app.settings.case_prefix).findall(incoming.parsed.subject):
+        query = select(models.Case).where(models.Case.ref == ref.upper())
+        if (case := session.exec(query).first()) is not None:
+            return case
+    return None
+
+
+def _approve(session: Session, app: App, case: models.Case, rest: str, actor: str) -> str:
+    if case.pending_action == "deletion" and case.status != SCHEDULED:
+        case.pending_action = "deletion_approved"
+        schedule_deletion(session, app, case, actor=actor)
+        return f"deletion approved; it runs on {case.act_at:%Y-%m-%d} unless the client cancels"
+    return "nothing on this case is waiting for approval; nothing changed"
+
+
+def _deny(session: Session, app: App, case: models.Case, rest: str, actor: str) -> str:
+    if not rest:
+        return "DENY needs a reason the requester can read; nothing changed"
+    if case.status == "closed":
+        return "the case is already closed; nothing changed"
+    case.pending_action = None
+    send_template(session, app, case=case, to=case.requester, purpose="request_denied",
+                  key=f"denied:{case.id}", reason=rest)
+    set_status(session, app, case, "closed", actor=actor, outcome="denied")
+    return "request denied; the requester was told why"
+
+
+def _extend(session: Session, app: App, case: models.Case, rest: str, actor: str) -> str:
+    days, _, reason = rest.partition(" ")
+    if not days.isdigit():
+        return "usage: EXTEND <days> <reason>; nothing changed"
+    try:
+        extend_case(session, app, case, int(days), reason.strip(), actor)
+    except ExtensionError as exc:
+        return f"not extended: {exc}"
+    return f"extended; now due {case.due_at:%Y-%m-%d}; the requester was told why"
+
+
+def _note(session: Session, app: App, case: models.Case, rest: str, actor: str) -> str:
+    audit(session, "staff.note", at=app.clock.now(), actor=actor, case_id=case.id, note=rest)
+    return "note added to the case"
+
+
+_COMMANDS: dict[str, Callable[[Session, App, models.Case, str, str], str]] = {
+    "APPROVE": _approve,
+    "DENY": _deny,
+    "EXTEND": _extend,
+    "NOTE": _note,
+}
+
+
+def _confirm(session: Session, app: App, incoming: Incoming, case: models.Case, verb: str,
+             result: str) -> None:
+    rendered = app.renderer.render("staff_command_result", "en", case=case, verb=verb,
+                                   result=result)
+    parsed = incoming.parsed
+    enqueue_email(session, app, to=parsed.from_addr, rendered=rendered,
+                  purpose="staff_command_result", idempotency_key=f"staffcmd:{incoming.row.id}",
+                  case=case, threading=Threading(parsed.message_id, tuple(parsed.references)),
+                  auto_submitted="auto-generated")
