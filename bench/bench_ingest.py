@@ -60,7 +60,7 @@ def _settings(tmp: Path, **extra: object) -> Settings:
 
 
 def _outbox_count(app: App) -> int:
-    return sum(1 for _ in app.settings.outbox_path.glob("*.eml"))
+    return sum(1 for _ in app.settings.outbox_path.glob("*-ack.eml"))
 
 
 def _wait_count(app: App, count: int, timeout: float = 600) -> None:

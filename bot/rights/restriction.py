@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from bot.context import App
 from bot.rights import ClientNotFound
-from bot.rights.deletion import address_hash
+from bot.rights.deletion import address_hash, suppress
 from storage import models
 from storage.db import audit
 
@@ -45,9 +45,28 @@ def lift_restriction(session: Session, app: App, client_id: int, *, actor: str) 
 
 def set_marketing_opt_out(session: Session, app: App, client_id: int, opted_out: bool, *,
                           actor: str) -> bool:
-    """Opt the client out of (or back into) non-essential communications."""
+    """Opt the client out of (or back into) non-essential communications.
+
+    Opting out also suppresses the client's current addresses (so it outlives an erasure or an
+    address moving to a new record); opting back in is explicit consent and lifts those entries.
+    """
     action = "marketing.opted_out" if opted_out else "marketing.opted_in"
-    return _set_flag(session, app, client_id, "marketing_opt_out", opted_out, action, actor)
+    changed = _set_flag(session, app, client_id, "marketing_opt_out", opted_out, action, actor)
+    addresses = session.exec(select(models.ClientEmail.address).where(
+        models.ClientEmail.client_id == client_id)).all()
+    for address in addresses:
+        if opted_out:
+            suppress(session, app, address, "opt_out")
+        else:
+            _unsuppress(session, app, address)
+    return changed
+
+
+def _unsuppress(session: Session, app: App, address: str) -> None:
+    digest = address_hash(app, address)
+    for row in session.exec(select(models.Suppression).where(
+            models.Suppression.address_hash == digest)).all():
+        session.delete(row)
 
 
 def may_send_non_essential(session: Session, app: App, address: str) -> bool:

@@ -123,8 +123,12 @@ def test_restriction_and_opt_out_gate_non_essential_mail(app: App) -> None:
         assert may_send_non_essential(session, app, "alice@example.com")
         assert set_marketing_opt_out(session, app, seeded.client_id, True, actor="bot")
         assert not may_send_non_essential(session, app, "alice.alt@example.org")
+        session.flush()
+        assert len(session.exec(select(models.Suppression)).all()) == 2
         assert set_marketing_opt_out(session, app, seeded.client_id, False, actor="bot")
+        session.flush()
         assert may_send_non_essential(session, app, "alice@example.com")
+        assert session.exec(select(models.Suppression)).all() == []
     with unit_of_work(app.engine) as session:
         actions = [e.action for e in session.exec(
             select(models.AuditLog).order_by(models.AuditLog.id)).all()]
