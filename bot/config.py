@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     relay_user: str | None = None
     relay_password: SecretStr | None = None
     relay_timeout_seconds: float = 30.0
+    relay_ca_file: Path | None = None  # trust this CA for the relay's certificate (private relays)
     outbox_dir: Path | None = None  # default: <data_dir>/outbox
     outbox_poll_seconds: float = 1.0
     outbox_max_attempts: int = 8

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import smtplib
 import ssl
 import tempfile
@@ -23,6 +24,14 @@ from storage import models
 from storage.db import audit, unit_of_work
 
 log = logging.getLogger(__name__)
+
+
+ADDRESS_RE = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+
+
+def redact(text: str) -> str:
+    """Relay errors often echo the recipient; logs and the outbox row keep no addresses."""
+    return ADDRESS_RE.sub("<address>", text)
 
 
 class PermanentFailure(Exception):
@@ -78,7 +87,8 @@ class RelayTransport:
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
         assert s.relay_host is not None
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=str(s.relay_ca_file) if s.relay_ca_file
+                                             else None)
         smtp: smtplib.SMTP
         if s.relay_security == "ssl":
             smtp = smtplib.SMTP_SSL(s.relay_host, s.relay_port, timeout=s.relay_timeout_seconds,
@@ -105,9 +115,10 @@ def deliver_due(app: App, transport: Transport, limit: int = 200) -> int:
         try:
             transport.send(row)
         except PermanentFailure as exc:
-            _record_failure(app, row.id, str(exc), permanent=True)
+            _record_failure(app, row.id, redact(str(exc)), permanent=True)
         except Exception as exc:  # network and temporary SMTP errors: retry later
-            _record_failure(app, row.id, f"{type(exc).__name__}: {exc}"[:300], permanent=False)
+            _record_failure(app, row.id, redact(f"{type(exc).__name__}: {exc}")[:300],
+                            permanent=False)
         else:
             _mark_sent(app, row.id)
             sent += 1

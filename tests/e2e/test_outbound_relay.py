@@ -68,3 +68,26 @@ def test_permanent_refusal_marks_dead_without_retry(
     assert row.attempts == 1
     assert relay.messages == []
     assert clock.now() - row.created_at == timedelta(days=1)
+
+
+def test_starttls_relay_verifies_the_certificate(make_app: Callable[..., App]) -> None:
+    with CaptureSMTP(starttls=True, require_starttls=True, user="bot", password="pw") as relay:
+        assert relay.cert_path is not None
+        trusted = make_app(relay_host="localhost", relay_port=relay.port, relay_user="bot",
+                           relay_password="pw", relay_ca_file=relay.cert_path)
+        _queue_one(trusted)
+        assert deliver_due(trusted, make_transport(trusted)) == 1
+        [envelope] = relay.wait_for_envelopes(1)
+    assert envelope.tls and envelope.auth_user == "bot"
+
+
+def test_starttls_relay_with_untrusted_certificate_is_not_used(
+    make_app: Callable[..., App]
+) -> None:
+    with CaptureSMTP(starttls=True, require_starttls=True) as relay:
+        app = make_app(relay_host="localhost", relay_port=relay.port)
+        _queue_one(app)
+        assert deliver_due(app, make_transport(app)) == 0
+        [row] = _outbox(app)
+    assert row.status == "pending" and "SSL" in (row.last_error or "")
+    assert relay.messages == []
