@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     reply_rate_window_minutes: int = 60
 
     telegram_token: SecretStr | None = None
+    telegram_base_url: str | None = None  # Bot API server (tests point it at a loopback one)
+    telegram_staff_chat_id: int | None = None  # escalations are posted there with buttons
+    telegram_staff_user_ids: list[int] = []  # only these Telegram users may press them
 
     # identity verification (bot.verify)
     code_ttl_email_hours: float = 24.0

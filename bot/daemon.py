@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from typing import Any
 
 from bot.channels.imap import ImapWatcher
 from bot.channels.outbound import deliver_due, make_transport
@@ -28,6 +29,7 @@ class Daemon:
         self._outbox_wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._imap: ImapWatcher | None = None
+        self._telegram: Any = None  # bot.channels.telegram.TelegramChannel when configured
 
     def request_stop(self) -> None:
         """Thread-safe: ask the daemon to shut down."""
@@ -47,11 +49,21 @@ class Daemon:
                    asyncio.create_task(self._outbox_worker(), name="outbox")]
         server = await self._start_smtp()
         self._start_imap()
+        await self._start_telegram()
         self.ready.set()
         try:
             await self._stop.wait()
         finally:
             await self._shutdown(server, workers)
+
+    async def _start_telegram(self) -> None:
+        """Only with a token; python-telegram-bot is imported only then."""
+        if self.app.settings.telegram_token is None:
+            return
+        from bot.channels.telegram import TelegramChannel
+
+        self._telegram = TelegramChannel(self.app, on_stored=self._queue.put_nowait)
+        await self._telegram.start()
 
     async def _start_smtp(self) -> asyncio.Server | None:
         if not self.app.settings.smtp_enabled:
@@ -67,6 +79,8 @@ class Daemon:
 
     async def _shutdown(self, server: asyncio.Server | None,
                         workers: list[asyncio.Task[None]]) -> None:
+        if self._telegram is not None:
+            await self._telegram.stop()
         if self._imap is not None:
             await asyncio.to_thread(self._imap.stop)
         if server is not None:
@@ -86,7 +100,9 @@ class Daemon:
             self._outbox_wake.set()
 
     async def _outbox_worker(self) -> None:
-        transport = make_transport(self.app)
+        await self.ready.wait()  # the chat channel, if any, is up
+        chat = self._telegram.transport() if self._telegram is not None else None
+        transport = make_transport(self.app, chat=chat)
         while True:
             try:
                 await asyncio.to_thread(deliver_due, self.app, transport)

@@ -11,11 +11,12 @@ import json
 import logging
 from datetime import timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, update
 
 from bot import verify
 from bot.cases import set_status
 from bot.context import App
+from bot.identity import is_chat_address
 from bot.incoming import Incoming, reply_to
 from bot.outbox import FileAttachment, send_template
 from bot.rights.correction import apply_corrections
@@ -73,6 +74,15 @@ def start(session: Session, app: App, incoming: Incoming, case: models.Case,
     return None
 
 
+def code_destination(session: Session, case: models.Case, requester: str) -> str:
+    """Email asks: the code goes back to that (on-file) address. Chat asks: to the client's
+    email on file, and the requester types it in the chat."""
+    if not is_chat_address(requester):
+        return requester
+    emails = [a for a in addresses_on_file(session, case.client_id) if not is_chat_address(a)]
+    return emails[0] if emails else requester
+
+
 def _refuse_reason(session: Session, incoming: Incoming, case: models.Case,
                    meaning: Understanding, client: models.Client | None) -> str | None:
     """Requests the bot must not fulfil alone; the requester still only gets a neutral answer."""
@@ -90,12 +100,16 @@ def _refuse_reason(session: Session, incoming: Incoming, case: models.Case,
     return None
 
 
-def _send_code(session: Session, app: App, case: models.Case, action: str, to: str) -> None:
-    code = verify.issue_code(session, app, case, action=action, sent_to=to)
+def _send_code(session: Session, app: App, case: models.Case, action: str,
+               requester: str) -> None:
+    to = code_destination(session, case, requester)
+    channel = "chat" if is_chat_address(requester) else "email"
+    code = verify.issue_code(session, app, case, action=action, sent_to=to, channel=channel)
     issued = verify.codes_issued(session, case.id)
     send_template(session, app, case=case, to=to, purpose="verify_code",
                   key=f"code:{case.id}:{issued}", code=code, actions=action.split(","),
-                  hours=int(app.settings.code_ttl_email_hours))
+                  hours=int(app.settings.code_ttl_email_hours), channel=channel,
+                  minutes=int(app.settings.code_ttl_chat_minutes))
     set_status(session, app, case, WAITING, action=action)
     case.waiting_since = app.clock.now()
 
@@ -334,12 +348,30 @@ def _execute(session: Session, app: App, case: models.Case) -> None:
         set_status(session, app, case, "awaiting_staff", actor="scheduler")
         _escalate_without_message(session, app, case, f"deletion needs approval: {exc}")
         return
+    _erase_stored_mail(session, app, case, recipients)
     for n, address in enumerate(recipients):
         send_template(session, app, case=case, to=address, purpose="deletion_certificate",
                       key=f"deletion-certificate:{case.id}:{n}", certificate=certificate,
                       keep_record=False)
     case.pending_action = None
     set_status(session, app, case, "closed", actor="scheduler", outcome="deleted")
+
+
+def _erase_stored_mail(session: Session, app: App, case: models.Case,
+                       addresses: list[str]) -> None:
+    """Raw mail from and to the client is personal data too: its bytes go with the rest.
+
+    The rows stay (ids, dates, statuses) so the audit trail still adds up.
+    """
+    inbound = update(models.InboundMessage).where(
+        col(models.InboundMessage.sender).in_(addresses)).values(raw=b"", reason="erased")
+    outbound = update(models.Outbox).where(
+        col(models.Outbox.to_addr).in_(addresses),
+        models.Outbox.status != "pending").values(raw=b"")
+    erased_in = session.exec(inbound).rowcount  # type: ignore[call-overload]
+    erased_out = session.exec(outbound).rowcount  # type: ignore[call-overload]
+    audit(session, "deletion.stored_mail", at=app.clock.now(), actor="scheduler",
+          case_id=case.id, client_id=case.client_id, inbound=erased_in, outbound=erased_out)
 
 
 def _escalate_without_message(session: Session, app: App, case: models.Case,

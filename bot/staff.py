@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from bot.cases import days_left, set_status
 from bot.context import App
+from bot.identity import staff_chat_address
 from bot.outbox import FileAttachment, enqueue_email
 from storage import models
 from storage.db import audit
@@ -46,6 +47,13 @@ def escalate(
         purpose="staff_escalation", idempotency_key=f"staff:{case.id}:{inbound.id}",
         case=case, attachments=[_original(inbound.raw)], auto_submitted="auto-generated",
     )
+    if app.settings.telegram_staff_chat_id is not None:  # mirrored with Approve/Deny buttons
+        enqueue_email(
+            session, app, to=staff_chat_address(app.settings.telegram_staff_chat_id),
+            rendered=rendered, purpose="staff_escalation",
+            idempotency_key=f"staffchat:{case.id}:{inbound.id}", case=case,
+            auto_submitted="auto-generated",
+        )
     audit(session, "case.escalated", at=app.clock.now(), case_id=case.id,
           client_id=case.client_id, inbound_id=inbound.id, reason=reason)
 

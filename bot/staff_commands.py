@@ -39,10 +39,16 @@ def handle_staff_mail(session: Session, app: App, incoming: Incoming) -> None:
         return
     incoming.row.case_id = case.id
     verb, rest = match.group(1).upper(), match.group(2).strip()
+    result = run_command(session, app, case, verb, rest, actor)
+    _confirm(session, app, incoming, case, verb, result)
+
+
+def run_command(session: Session, app: App, case: models.Case, verb: str, rest: str,
+                actor: str) -> str:
+    """Run one staff command (from mail or a chat button); returns what happened."""
     audit(session, "staff.command", at=app.clock.now(), actor=actor, case_id=case.id,
           command=verb)
-    result = _COMMANDS[verb](session, app, case, rest, actor)
-    _confirm(session, app, incoming, case, verb, result)
+    return _COMMANDS[verb.upper()](session, app, case, rest, actor)
 
 
 def _tagged_case(session: Session, app: App, incoming: Incoming) -> models.Case | None:

@@ -121,7 +121,10 @@ class ImapWatcher:
         can_idle = b"IDLE" in client.capabilities()
         log.info("IMAP watching %s (%s)", settings.imap_mailbox, "IDLE" if can_idle else "polling")
         while not self.stop_event.is_set():
-            self.sync(client, uidvalidity)
+            # sync until a SEARCH finds nothing new: mail that arrived while we were busy was
+            # announced during other commands and would not be announced again in IDLE
+            while self.sync(client, uidvalidity) and not self.stop_event.is_set():
+                pass
             if can_idle:
                 self._idle(client)
             else:

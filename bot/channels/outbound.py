@@ -20,6 +20,7 @@ from typing import Protocol
 from sqlmodel import select
 
 from bot.context import App
+from bot.identity import is_chat_address
 from storage import models
 from storage.db import audit, unit_of_work
 
@@ -102,10 +103,25 @@ class RelayTransport:
         return smtp
 
 
-def make_transport(app: App) -> Transport:
-    if app.settings.relay_host:
-        return RelayTransport(app)
-    return DirectoryTransport(app.settings.outbox_path)
+class RoutingTransport:
+    """Chat identities (…@telegram.invalid) go to the chat channel, everything else to mail."""
+
+    def __init__(self, mail: Transport, chat: Transport | None) -> None:
+        self.mail, self.chat = mail, chat
+
+    def send(self, row: models.Outbox) -> None:
+        if not is_chat_address(row.to_addr):
+            self.mail.send(row)
+        elif self.chat is None:
+            raise PermanentFailure("chat channel is not configured")
+        else:
+            self.chat.send(row)
+
+
+def make_transport(app: App, chat: Transport | None = None) -> Transport:
+    mail: Transport = (RelayTransport(app) if app.settings.relay_host
+                       else DirectoryTransport(app.settings.outbox_path))
+    return RoutingTransport(mail, chat)
 
 
 def deliver_due(app: App, transport: Transport, limit: int = 200) -> int:

@@ -319,8 +319,9 @@ def _unique(path: str, used: set[str]) -> str:
 # --------------------------------------------------------------------------- documents
 
 
-def _about(records: ClientRecords, counts: dict[str, int]) -> list[dict]:
-    """Per category: purposes, recipients (policy + this client's disclosure log), retention."""
+def _about(counts: dict[str, int]) -> list[dict]:
+    """Per category: source, purposes, recipient categories (policy), retention, record count.
+    The recipients actually named in this client's disclosure log are listed separately."""
     return [
         {"key": c.key, "title": c.title, "description": c.description, "source": c.source,
          "purposes": list(c.purposes), "recipients": list(c.recipients),
@@ -339,7 +340,7 @@ def _document(app: App, records: ClientRecords, tables: dict[str, list[dict]],
         "controller": {"name": app.settings.company_name, "contact": app.settings.bot_address},
         "client_id": records.client.id,
         "purposes": list(PURPOSES),
-        "categories": _about(records, counts),
+        "categories": _about(counts),
         "recipients_of_your_data": sorted({d.recipient for d in records.disclosures}),
         "tables": tables,
     }

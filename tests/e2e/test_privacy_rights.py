@@ -178,6 +178,8 @@ def test_deletion_with_active_project_needs_staff_approval_then_grace_then_certi
                                                                   "camille@example.fr"]
     assert [i.client_id for i in _all(app, models.Invoice)].count(1) == 1  # kept 7 years
     assert len(_all(app, models.Suppression)) == 1
+    assert {m.raw for m in _all(app, models.InboundMessage)
+            if m.sender == "jane@example.com"} == {b""}
     assert app.files.exists(next(f for f in _all(app, models.ModelFile)
                                  if f.client_id == 2).storage_key)
 

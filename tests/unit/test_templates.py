@@ -1,0 +1,180 @@
+"""Email templates: every one compiles, and every client-facing purpose exists and renders in
+every supported language with the language's own date format (issue 4).
+
+Staff templates (staff_*) are English only. A new English client-facing template without its
+six translations fails `test_every_language_has_every_client_purpose`; a purpose whose context
+is not covered by BASE_CONTEXT needs an entry in SAMPLES below.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from babel.dates import format_date
+from jinja2 import UndefinedError
+
+from bot import verify
+from bot.config import REPO_ROOT
+from bot.replies import Renderer
+from bot.rights.correction import Change, CorrectionResult
+from bot.rights.deletion import DeletionCertificate, FileRecord, PlanItem
+from bot.rights.usage import CategoryUse, RecipientSummary, UsageReport
+from storage import models
+
+LANGUAGES = ("de", "fr", "es", "it", "pt", "nl")
+RENDERER = Renderer(REPO_ROOT / "templates")
+TEMPLATES = sorted(RENDERER.env.list_templates())
+
+REF = "SP-REQ-000123"
+RECEIVED = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+DUE = datetime(2026, 12, 25, 17, 0, tzinfo=UTC)
+OLD_DUE = datetime(2026, 12, 10, 17, 0, tzinfo=UTC)
+ACT_AT = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)
+WINDOW_ENDS = datetime(2026, 12, 16, 9, 0, tzinfo=UTC)
+
+# "<expression> | date" in the English template -> the datetime it shows in the samples.
+SHOWN_DATES = {"case.due_at": DUE, "old_due": OLD_DUE, "act_at": ACT_AT,
+               "window_ends": WINDOW_ENDS}
+
+# The words clients type back, per language; each must be one the bot understands.
+NOT_ME = {"de": "NICHT ICH", "fr": "PAS MOI", "es": "NO FUI YO"}
+CANCEL = {"de": "ABBRECHEN", "fr": "ANNULER", "es": "CANCELAR", "it": "ANNULLA",
+          "pt": "CANCELAR"}
+
+
+def _purposes(lang: str) -> set[str]:
+    prefix = f"email/{lang}/"
+    return {name.removeprefix(prefix).removesuffix(".txt.j2") for name in TEMPLATES
+            if name.startswith(prefix) and name.endswith(".txt.j2")}
+
+
+CLIENT_PURPOSES = sorted(p for p in _purposes("en") if not p.startswith("staff_"))
+
+
+def _source(name: str) -> str:
+    return (REPO_ROOT / "templates" / name).read_text(encoding="utf-8")
+
+
+def _case() -> models.Case:
+    return models.Case(id=7, ref=REF, kind="access", intents="access,deletion",
+                       status="waiting", client_id=3, requester="jane@example.com",
+                       language="en", subject="My data", received_at=RECEIVED, due_at=DUE)
+
+
+BASE_CONTEXT: dict[str, Any] = {
+    "company": "Stelloloxon Pro",
+    "bot_address": "privacy@stelloloxonpro.com",
+    "response_days": 30,
+    "re_subject": "Re: My data",
+}
+
+SAMPLES: dict[str, dict[str, Any]] = {
+    "ack": {"intents": ["access", "deletion", "optout", "project_status", "new_project",
+                        "billing", "complaint"], "entities": None},
+    "correction_done": {"result": CorrectionResult(
+        applied=[Change("phone", None, "+49 30 1234567"),
+                 Change("business_address", "Alte Str. 1", "Hauptstraße 5, 10115 Berlin")],
+        needs_verification=[("email", "new@example.com")],
+        needs_staff=[("company", "Jane GmbH")])},
+    "deletion_certificate": {"certificate": DeletionCertificate(
+        client_id=3, executed_at=ACT_AT, actor="scheduler",
+        deleted={"client_emails": 2, "communications": 5, "website_usage": 0},
+        anonymised={"clients": 1},
+        files=[FileRecord("PRJ-1", "bracket.stl", "ab" * 32, 123456)],
+        kept=[PlanItem("invoices", 2, "keep", "tax law", datetime(2033, 12, 31, tzinfo=UTC)),
+              PlanItem("payments", 1, "keep", "tax law")],
+        kept_records=[])},
+    "deletion_scheduled": {"act_at": ACT_AT},
+    "export_password": {"password": "correct-horse-battery"},
+    "export_ready": {"categories": {"clients": 1, "model_files": 3}, "size": 52_300},
+    "extension": {"days": 30, "reason": "many projects to review", "old_due": OLD_DUE},
+    "policy_change": {"name": "Jane Doe", "client": models.Client(
+        id=3, name="Jane Doe", created_at=RECEIVED, last_active_at=RECEIVED)},
+    "request_denied": {"reason": "The address is not on file."},
+    "requester_lapsed": {"window_days": 14},
+    "requester_reminder": {"window_ends": WINDOW_ENDS},
+    "usage_report": {"report": UsageReport(
+        client_id=3, generated_at=RECEIVED, purposes=("delivery",),
+        categories=[CategoryUse("contact", "Contact details", 1, ("delivery", "invoicing"),
+                                ("hosting",), "3 years"),
+                    CategoryUse("files", "3D model files", 4, ("delivery",), (), "1 year")],
+        disclosures=[],
+        recipients=[RecipientSummary("Hetzner", ("contact",), ("hosting",), 2,
+                                     datetime(2026, 1, 5, tzinfo=UTC), OLD_DUE)],
+        counts={"clients": 1})},
+    "verify_code": {"code": "ABCD-EF23", "actions": ["access", "deletion"], "hours": 72,
+                    "channel": "email", "minutes": 15},
+    "verify_wrong": {"attempts_left": 2},
+}
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_every_template_compiles(name: str) -> None:
+    RENDERER.env.get_template(name)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_language_has_every_client_purpose(lang: str) -> None:
+    english = {n.removeprefix("email/en/") for n in TEMPLATES if n.startswith("email/en/")
+               and not n.removeprefix("email/en/").startswith("staff_")}
+    present = {n.removeprefix(f"email/{lang}/") for n in TEMPLATES
+               if n.startswith(f"email/{lang}/")}
+    missing = sorted(english - present)
+    assert not missing, f"email/{lang}/ lacks translations of: {', '.join(missing)}"
+    extra = sorted(n for n in present - english if not n.startswith("staff_"))
+    assert not extra, f"email/{lang}/ has templates with no English original: {extra}"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_translations_import_their_own_language(lang: str) -> None:
+    wrong = [n for n in TEMPLATES if n.startswith(f"email/{lang}/")
+             and re.search(r"email/(?!" + lang + r"/)[a-z]{2}/", _source(n))]
+    assert not wrong, f"these {lang} templates include another language's file: {wrong}"
+
+
+@pytest.mark.parametrize("lang", ["en", *LANGUAGES])
+@pytest.mark.parametrize("purpose", CLIENT_PURPOSES)
+def test_client_purpose_renders(purpose: str, lang: str) -> None:
+    ctx = {**BASE_CONTEXT, "case": _case(), **SAMPLES.get(purpose, {})}
+    try:
+        out = RENDERER.render(purpose, lang, **ctx)
+    except UndefinedError as exc:
+        if purpose in SAMPLES:
+            raise
+        pytest.fail(f"{purpose}: add a sample context to SAMPLES in this file ({exc})")
+    assert out.language == lang, f"{purpose} fell back to {out.language}"
+    assert out.subject and out.text.strip() and out.html
+    assert f'lang="{lang}"' in out.html, f"{purpose}: the HTML does not say lang={lang!r}"
+    english = _source(f"email/en/{purpose}.txt.j2")
+    if "case.ref" in english:
+        assert REF in out.text, f"{purpose} ({lang}): the case reference is not in the text"
+    if "case.ref" in _source(f"email/en/{purpose}.subject.j2"):
+        assert REF in out.subject
+    for expr, when in SHOWN_DATES.items():
+        if re.search(r"\{\{\s*" + re.escape(expr) + r"\s*\|\s*date\b", english):
+            local = format_date(when, format="long", locale=lang)
+            assert local in out.text, f"{purpose} ({lang}): {expr} not shown as {local!r}"
+            assert local in out.html
+
+
+def test_german_dates_are_german() -> None:
+    out = RENDERER.render("ack", "de", case=_case(), **BASE_CONTEXT, **SAMPLES["ack"])
+    assert "25. Dezember 2026" in out.text and "25. November 2026" in out.text
+    assert "25. Dezember 2026" in out.html
+
+
+@pytest.mark.parametrize("lang", ["en", *LANGUAGES])
+def test_reply_keywords_are_ones_the_bot_understands(lang: str) -> None:
+    case = _case()
+    code = RENDERER.render("verify_code", lang, case=case, **BASE_CONTEXT,
+                           **SAMPLES["verify_code"]).text
+    scheduled = RENDERER.render("deletion_scheduled", lang, case=case, **BASE_CONTEXT,
+                                **SAMPLES["deletion_scheduled"]).text
+    assert "NOT ME" in code and "CANCEL" in scheduled
+    if lang in NOT_ME:
+        assert NOT_ME[lang] in code and verify.says_not_me(NOT_ME[lang].lower())
+    if lang in CANCEL:
+        assert CANCEL[lang] in scheduled and verify.says_cancel(CANCEL[lang].lower())
