@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     telegram_base_url: str | None = None  # Bot API server (tests point it at a loopback one)
     telegram_staff_chat_id: int | None = None  # escalations are posted there with buttons
     telegram_staff_user_ids: list[int] = []  # only these Telegram users may press them
+    telegram_privacy_notice_url: str | None = None  # linked from /help and /start
+    telegram_link_codes_per_day: int = 3  # /link codes per chat and per address
 
     # identity verification (bot.verify)
     code_ttl_email_hours: float = 24.0

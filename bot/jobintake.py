@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
 DEFAULT_FILE_LIMIT = 50 * MB  # per model file, also per file inside a ZIP
-DEFAULT_ANALYSE_LIMIT = 64 * MB  # larger files are stored and left to a preparer
+DEFAULT_ANALYSE_LIMIT = 32 * MB  # larger files are stored and left to a preparer (bench)
+STAFF_TEXT_CHARS = 4000  # the client's words in the staff brief (the files stay in the store)
 
 
 @dataclass(frozen=True)
@@ -132,16 +133,22 @@ def collect(app: App, attachments: Iterable[Attachment], limits: IntakeLimits) -
 
 def _too_large(app: App, attachment: Attachment, limits: IntakeLimits) -> str:
     limit = app.settings.max_attachment_bytes if attachment.too_large else limits.file_bytes
-    return (f"larger than our {limit // MB} MB limit per file; please send a download link "
-            "(e.g. WeTransfer, Dropbox, Google Drive) instead")
+    return (f"larger than our {human_size(limit)} limit per file; please send a download link"
+            " (e.g. WeTransfer, Dropbox, Google Drive) instead")
+
+
+def human_size(n: int) -> str:
+    if n >= MB:
+        return f"{round(n / MB, 1):g} MB"
+    return f"{round(n / 1024, 1):g} KB" if n >= 1024 else f"{n} bytes"
 
 
 def _store(app: App, name: str, chunks: Iterable[bytes], limit: int, result: Collected) -> None:
     try:
         result.stored.append((name, app.files.put_stream(chunks, limit=limit)))
     except FileTooLarge:
-        result.rejected.append(Rejected(name, f"larger than our {limit // MB} MB limit per "
-                                        "file; please send a download link instead"))
+        result.rejected.append(Rejected(name, f"larger than our {human_size(limit)} limit "
+                                        "per file; please send a download link instead"))
 
 
 def _collect_zip(app: App, attachment: Attachment, limits: IntakeLimits,
@@ -159,8 +166,8 @@ def _collect_zip(app: App, attachment: Attachment, limits: IntakeLimits,
         elif not meshcheck.is_model_file(member.name):
             result.ignored.append(label)
         elif member.info.file_size > limits.file_bytes:
-            result.rejected.append(Rejected(label, f"larger than our {limits.file_bytes // MB}"
-                                            " MB limit per file"))
+            result.rejected.append(Rejected(label, "larger than our "
+                                            f"{human_size(limits.file_bytes)} limit per file"))
         else:
             _store_member(app, handle, member, label, limits, result)
 
@@ -264,6 +271,7 @@ def _brief_staff(session: Session, app: App, incoming: Incoming, case: models.Ca
         "staff_intake", "en", case=case, project=project, files=reports,
         rejected=collected.rejected, ignored=collected.ignored, new_client=new_client,
         authenticated=authenticated, sender=incoming.parsed.from_addr,
+        message=incoming.text[:STAFF_TEXT_CHARS] or "(no text)",
         company=app.settings.company_name)
     enqueue_email(session, app, to=app.settings.staff_address, rendered=rendered,
                   purpose="staff_intake", idempotency_key=f"staff-intake:{case.id}:"

@@ -114,10 +114,11 @@ def _report(mesh: trimesh.Trimesh, filename: str, ext: str) -> MeshReport:
         extents = tuple(round(float(x), 2) for x in mesh.extents)
         watertight = bool(mesh.is_watertight)
         volume = round(float(mesh.volume), 2) if watertight else None
-        problems = _problems(mesh, extents, volume)
+        problems = _problems(mesh, tuple(float(x) for x in mesh.extents), volume)
     return MeshReport(filename, ext, OK, triangles=len(mesh.faces),
                       extents_mm=extents,  # type: ignore[arg-type]
-                      volume_mm3=volume, watertight=watertight, problems=problems)
+                      volume_mm3=abs(volume) if volume is not None else None,
+                      watertight=watertight, problems=problems)
 
 
 def _problems(mesh: trimesh.Trimesh, extents: tuple[float, ...],
@@ -125,21 +126,26 @@ def _problems(mesh: trimesh.Trimesh, extents: tuple[float, ...],
     found = []
     open_edges, shared_edges = _edge_counts(mesh)
     if shared_edges:
-        found.append(f"non-manifold edges: {shared_edges} edges are shared by more than two "
-                     "triangles")
+        found.append(f"non-manifold edges: {_count(shared_edges, 'edge')} shared by more than "
+                     "two triangles")
     if open_edges:
-        found.append(f"holes: {open_edges} open (boundary) edges, the mesh is not closed")
+        found.append(f"holes: {_count(open_edges, 'open (boundary) edge')}, the mesh is not "
+                     "closed")
     if not mesh.is_winding_consistent:
         found.append("inconsistent normals: some triangles face the wrong way")
     elif volume is not None and volume < 0:
         found.append("inverted normals: the volume is negative (the mesh is inside out)")
     degenerate = int(np.count_nonzero(mesh.area_faces <= 1e-12))
     if degenerate:
-        found.append(f"degenerate triangles: {degenerate} with zero area")
+        found.append(f"degenerate triangles: {_count(degenerate, 'triangle')} with zero area")
     inches = _inch_hint(extents)
     if inches:
         found.append(inches)
     return found
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _edge_counts(mesh: trimesh.Trimesh) -> tuple[int, int]:
@@ -157,5 +163,5 @@ def _inch_hint(extents: tuple[float, ...]) -> str | None:
     if largest >= INCH_SUSPECT_BELOW_MM or not low <= largest * INCH_MM <= high:
         return None
     scaled = " x ".join(f"{x * INCH_MM:.1f}" for x in extents)
-    return (f"units look like inches: the model is only {max(extents):g} mm at its largest; "
+    return (f"units look like inches: the model is only {largest:.2f} mm at its largest; "
             f"read as inches it would be {scaled} mm")

@@ -154,7 +154,8 @@ def _new_request(session: Session, app: App, incoming: Incoming) -> None:
     case = open_case(session, app, requester=parsed.from_addr, understanding=meaning,
                      received_at=row.received_at, subject=parsed.subject, client=client)
     _link_inbound(session, app, incoming, case, client)
-    reply_to(session, app, incoming, case, "ack", intents=[i.name for i in meaning.intents],
+    names = [i.name for i in meaning.intents]
+    reply_to(session, app, incoming, case, "ack", intents=names, steps=next_steps(names),
              entities=meaning.entities)
     reason = _staff_reason(meaning)
     if not meaning.unsure and PRIVACY_INTENTS & {i.name for i in meaning.intents}:
@@ -163,6 +164,16 @@ def _new_request(session: Session, app: App, incoming: Incoming) -> None:
         escalate(session, app, case, reason=reason, inbound=row,
                  hold=case.status not in (privacy.WAITING, "closed"))
     _finish(session, app, row, "processed")
+
+
+def next_steps(names: list[str]) -> list[str]:
+    """One 'what happens next' per distinct step: the verified rights share one."""
+    steps: list[str] = []
+    for name in names:
+        key = "access" if name in privacy.VERIFIED_RIGHTS else name
+        if key not in steps:
+            steps.append(key)
+    return steps
 
 
 def _open_case_of_same_kind(session: Session, requester: str,

@@ -43,7 +43,6 @@ from bot.retention import sweep
 log = logging.getLogger(__name__)
 
 JOB_TABLE = "apscheduler_jobs"
-DEFAULT_KEY = "default"
 _APPS: dict[str, App] = {}
 
 
@@ -51,33 +50,34 @@ _APPS: dict[str, App] = {}
 # Module-level so APScheduler can store them by reference ("bot.scheduler:deadlines_job").
 
 
-def deadlines_job(app_key: str = DEFAULT_KEY) -> None:
+def deadlines_job(key: str) -> None:
     """Staff reminders, overdue alarms, requester reminders and lapses."""
-    _guarded("deadlines", app_key, run_deadlines)
+    _guarded("deadlines", key, run_deadlines)
 
 
-def digest_job(app_key: str = DEFAULT_KEY) -> None:
+def digest_job(key: str) -> None:
     """The daily staff digest of open cases by days left."""
-    _guarded("digest", app_key, send_digest)
+    _guarded("digest", key, send_digest)
 
 
-def retention_job(app_key: str = DEFAULT_KEY) -> None:
+def retention_job(key: str) -> None:
     """The daily retention sweep."""
-    _guarded("retention", app_key, sweep)
+    _guarded("retention", key, sweep)
 
 
-def registered_app(app_key: str) -> App:
+def registered_app(key: str) -> App:
     try:
-        return _APPS[app_key]
+        return _APPS[key]
     except KeyError:
-        raise RuntimeError(f"no App registered under {app_key!r}; call build_scheduler") from None
+        raise RuntimeError("no App registered for this job's database; call build_scheduler"
+                           ) from None
 
 
-def _guarded(name: str, app_key: str, work: Callable[[App], Any]) -> None:
+def _guarded(name: str, key: str, work: Callable[[App], Any]) -> None:
     """Run a job; on failure log the exception type and place only (database errors carry
     row values, i.e. personal data, in their messages). The next run retries."""
     try:
-        work(registered_app(app_key))
+        work(registered_app(key))
     except Exception as exc:
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         log.error("job %s failed: %s at %s:%s", name, type(exc).__name__, frame.filename,
@@ -114,12 +114,19 @@ def job_specs(settings: Settings) -> list[JobSpec]:
     ]
 
 
-def build_scheduler(app: App, *, key: str = DEFAULT_KEY) -> BackgroundScheduler:
+def app_key(app: App) -> str:
+    """The registry key: the database URL without password, so a job stored in a database
+    always runs against the App on that database, even with several Apps in one process."""
+    return app.engine.url.render_as_string(hide_password=True)
+
+
+def build_scheduler(app: App, *, key: str | None = None) -> BackgroundScheduler:
     """A scheduler on the app's database with the jobs registered, started *paused*.
 
     Registering needs the stored jobs (to keep a missed next_run_time), hence the paused
     start; `resume()` lets due jobs run (missed ones once). `start_scheduler` does both.
     """
+    key = key or app_key(app)
     _APPS[key] = app
     scheduler = _Scheduler(
         timezone=UTC,
@@ -143,7 +150,7 @@ def register_jobs(scheduler: BackgroundScheduler, settings: Settings, key: str) 
                           replace_existing=True, **extra)
 
 
-def start_scheduler(app: App, *, key: str = DEFAULT_KEY) -> BackgroundScheduler | None:
+def start_scheduler(app: App, *, key: str | None = None) -> BackgroundScheduler | None:
     """Build and resume; None when settings.scheduler_enabled is off."""
     if not app.settings.scheduler_enabled:
         return None

@@ -133,13 +133,15 @@ def test_restart_mid_job_does_not_run_it_again(
 
 def test_job_functions_run_the_work_idempotently(restartable: Callable[[], App]) -> None:
     app = restartable()
-    scheduler = start_scheduler(app, key="e2e-direct")
+    scheduler = start_scheduler(app)  # registered under its database URL
+    key = sched.app_key(app)
+    assert scheduler is not None and scheduler.get_job("deadlines").args == (key,)
     try:
         case_id = add_case(app, days_ago=25)  # 5 days left
-        sched.deadlines_job("e2e-direct")
-        sched.deadlines_job("e2e-direct")  # a repeated run sends nothing more
-        sched.digest_job("e2e-direct")
-        sched.retention_job("e2e-direct")
+        sched.deadlines_job(key)
+        sched.deadlines_job(key)  # a repeated run sends nothing more
+        sched.digest_job(key)
+        sched.retention_job(key)
     finally:
         stop_scheduler(scheduler)
     assert reminders(app) == [f"reminder:{case_id}:5:2026-11-30"]

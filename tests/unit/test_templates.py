@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 from babel.dates import format_date
-from jinja2 import UndefinedError
+from jinja2 import TemplateSyntaxError, UndefinedError, meta
 
 from bot import verify
 from bot.config import REPO_ROOT
-from bot.replies import Renderer
+from bot.replies import Rendered, Renderer
 from bot.rights.correction import Change, CorrectionResult
 from bot.rights.deletion import DeletionCertificate, FileRecord, PlanItem
 from bot.rights.usage import CategoryUse, RecipientSummary, UsageReport
@@ -34,10 +34,14 @@ DUE = datetime(2026, 12, 25, 17, 0, tzinfo=UTC)
 OLD_DUE = datetime(2026, 12, 10, 17, 0, tzinfo=UTC)
 ACT_AT = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)
 WINDOW_ENDS = datetime(2026, 12, 16, 9, 0, tzinfo=UTC)
+ISSUED = datetime(2026, 10, 3, 12, 0, tzinfo=UTC)
+UPDATED = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
+PROMISED = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)
 
-# "<expression> | date" in the English template -> the datetime it shows in the samples.
+# "<expression> | date" in the English template -> the datetime it shows in the first sample.
 SHOWN_DATES = {"case.due_at": DUE, "old_due": OLD_DUE, "act_at": ACT_AT,
-               "window_ends": WINDOW_ENDS}
+               "window_ends": WINDOW_ENDS, "inv.issued_at": ISSUED, "p.updated_at": UPDATED,
+               "p.promised_delivery": PROMISED}
 
 # The words clients type back, per language; each must be one the bot understands.
 NOT_ME = {"de": "NICHT ICH", "fr": "PAS MOI", "es": "NO FUI YO"}
@@ -71,15 +75,41 @@ BASE_CONTEXT: dict[str, Any] = {
     "re_subject": "Re: My data",
 }
 
-SAMPLES: dict[str, dict[str, Any]] = {
-    "ack": {"intents": ["access", "deletion", "optout", "project_status", "new_project",
-                        "billing", "complaint"], "entities": None},
-    "correction_done": {"result": CorrectionResult(
+
+def _invoice(number: str, project: str | None) -> dict[str, Any]:
+    return {"number": number, "issued_at": ISSUED, "amount": "1,234.50 EUR", "status": "paid",
+            "project": project}
+
+
+def _project(reference: str, promised: datetime | None) -> dict[str, Any]:
+    return {"reference": reference, "title": "Gearbox housing", "status": "in_progress",
+            "status_text": "in preparation", "updated_at": UPDATED,
+            "promised_delivery": promised}
+
+
+def _mesh(filename: str, **report: Any) -> dict[str, Any]:
+    base = {"filename": filename, "format": "stl", "status": "ok", "note": "",
+            "triangles": 123_456, "extents_mm": [120.0, 80.5, 42.0], "volume_mm3": 153_200.5,
+            "watertight": True, "problems": [], "size": 2_400_000, "model_file_id": 9}
+    return {**base, **report}
+
+
+NEUTRAL = {"known": False, "projects": [], "invoices": [], "choices": [], "unmatched": False}
+
+# Per purpose, one context or a list of them (one per branch worth rendering); the first one
+# is the one whose dates are checked.
+SAMPLES: dict[str, dict[str, Any] | list[dict[str, Any]]] = {
+    "ack": {"intents": ["access", "deletion", "correction", "restriction", "optout",
+                        "usage_report", "project_status", "new_project", "technical_question",
+                        "billing", "reminder", "complaint", "other"], "entities": None,
+            "steps": ["access", "optout", "project_status", "new_project", "other"]},
+    "correction_done": [{"result": CorrectionResult(
         applied=[Change("phone", None, "+49 30 1234567"),
                  Change("business_address", "Alte Str. 1", "Hauptstraße 5, 10115 Berlin")],
         needs_verification=[("email", "new@example.com")],
         needs_staff=[("company", "Jane GmbH")])},
-    "deletion_certificate": {"certificate": DeletionCertificate(
+        {"result": CorrectionResult()}],
+    "deletion_certificate": [{"certificate": DeletionCertificate(
         client_id=3, executed_at=ACT_AT, actor="scheduler",
         deleted={"client_emails": 2, "communications": 5, "website_usage": 0},
         anonymised={"clients": 1},
@@ -87,6 +117,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
         kept=[PlanItem("invoices", 2, "keep", "tax law", datetime(2033, 12, 31, tzinfo=UTC)),
               PlanItem("payments", 1, "keep", "tax law")],
         kept_records=[])},
+        {"certificate": DeletionCertificate(client_id=3, executed_at=ACT_AT, actor="bot",
+                                            deleted={"clients": 1}, anonymised={}, files=[],
+                                            kept=[], kept_records=[])}],
     "deletion_scheduled": {"act_at": ACT_AT},
     "export_password": {"password": "correct-horse-battery"},
     "export_ready": {"categories": {"clients": 1, "model_files": 3}, "size": 52_300},
@@ -96,7 +129,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "request_denied": {"reason": "The address is not on file."},
     "requester_lapsed": {"window_days": 14},
     "requester_reminder": {"window_ends": WINDOW_ENDS},
-    "usage_report": {"report": UsageReport(
+    "usage_report": [{"report": UsageReport(
         client_id=3, generated_at=RECEIVED, purposes=("delivery",),
         categories=[CategoryUse("contact", "Contact details", 1, ("delivery", "invoicing"),
                                 ("hosting",), "3 years"),
@@ -105,15 +138,85 @@ SAMPLES: dict[str, dict[str, Any]] = {
         recipients=[RecipientSummary("Hetzner", ("contact",), ("hosting",), 2,
                                      datetime(2026, 1, 5, tzinfo=UTC), OLD_DUE)],
         counts={"clients": 1})},
-    "verify_code": {"code": "ABCD-EF23", "actions": ["access", "deletion"], "hours": 72,
-                    "channel": "email", "minutes": 15},
-    "verify_wrong": {"attempts_left": 2},
+        {"report": UsageReport(client_id=3, generated_at=RECEIVED, purposes=(), categories=[],
+                               disclosures=[], recipients=[], counts={})}],
+    "verify_code": [{"code": "ABCD-EF23", "actions": ["access", "deletion"], "hours": 72,
+                     "channel": "email", "minutes": 15},
+                    {"code": "ABCD-EF23", "actions": ["project_status", "billing"], "hours": 72,
+                     "channel": "chat", "minutes": 15}],
+    "verify_wrong": [{"attempts_left": 2}, {"attempts_left": 1}, {"attempts_left": 0}],
+    "invoice_copy": [
+        {"known": True, "invoices": [_invoice("INV-1187", "SP-2026-0042"),
+                                     _invoice("INV-1188", None)],
+         "choices": [], "unmatched": True},
+        {"known": True, "invoices": [], "choices": [_invoice("INV-1187", None)],
+         "unmatched": True},
+        NEUTRAL],
+    "project_pick": [{"known": True, "projects": [_project("SP-2026-0042", None)],
+                      "unmatched": True},
+                     {"known": True, "projects": [], "unmatched": False},
+                     NEUTRAL],
+    "project_status": [{"projects": [_project("SP-2026-0042", PROMISED),
+                                      _project("SP-2026-0043", None)], "unmatched": True},
+                       {"projects": [_project("SP-2026-0042", PROMISED)], "unmatched": False}],
+    "job_received": [
+        {"project": {"reference": "SP-2026-0042"},
+         "files": [_mesh("bracket.stl", problems=["12 holes in the surface"]),
+                   _mesh("lid.obj", volume_mm3=None, watertight=False, size=900),
+                   _mesh("big.step", status="not_analysed", note="stored, not analysed")],
+         "rejected": [{"filename": "setup.exe", "reason": "not a model file"}],
+         "ignored": ["notes.pdf"], "requirements": [("Printer", "Prusa MK4"),
+                                                     ("Material", "PETG")]},
+        {"project": None, "files": [], "rejected": [], "ignored": [], "requirements": []}],
 }
 
 
-@pytest.mark.parametrize("name", TEMPLATES)
-def test_every_template_compiles(name: str) -> None:
-    RENDERER.env.get_template(name)
+def _variants(purpose: str) -> list[dict[str, Any]]:
+    sample = SAMPLES.get(purpose, {})
+    return sample if isinstance(sample, list) else [sample]
+
+
+def _render(purpose: str, lang: str, variant: dict[str, Any]) -> Rendered:
+    try:
+        return RENDERER.render(purpose, lang, **{**BASE_CONTEXT, "case": _case(), **variant})
+    except UndefinedError as exc:
+        if purpose in SAMPLES:
+            raise
+        pytest.fail(f"{purpose}: add a sample context to SAMPLES in this file ({exc})")
+
+
+@pytest.mark.parametrize("lang", ["en", *LANGUAGES])
+def test_every_template_compiles(lang: str) -> None:
+    names = [n for n in TEMPLATES if n.startswith(f"email/{lang}/")]
+    assert names
+    broken = []
+    for name in names:
+        try:
+            RENDERER.env.get_template(name)
+        except TemplateSyntaxError as exc:
+            broken.append(f"{name}:{exc.lineno}: {exc.message}")
+    assert not broken, "\n".join(broken)
+
+
+def test_shared_templates_compile() -> None:
+    for name in TEMPLATES:
+        if not name.startswith("email/") or name.count("/") == 1:
+            RENDERER.env.get_template(name)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_translations_use_the_english_variables(lang: str) -> None:
+    differ = []
+    for name in TEMPLATES:
+        if name.startswith(f"email/{lang}/"):
+            english = name.replace(f"email/{lang}/", "email/en/", 1)
+            if english in TEMPLATES and _variables(name) != _variables(english):
+                differ.append(f"{name}: {sorted(_variables(name) ^ _variables(english))}")
+    assert not differ, "variables differ from the English template:\n" + "\n".join(differ)
+
+
+def _variables(name: str) -> set[str]:
+    return meta.find_undeclared_variables(RENDERER.env.parse(_source(name)))
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -138,16 +241,12 @@ def test_translations_import_their_own_language(lang: str) -> None:
 @pytest.mark.parametrize("lang", ["en", *LANGUAGES])
 @pytest.mark.parametrize("purpose", CLIENT_PURPOSES)
 def test_client_purpose_renders(purpose: str, lang: str) -> None:
-    ctx = {**BASE_CONTEXT, "case": _case(), **SAMPLES.get(purpose, {})}
-    try:
-        out = RENDERER.render(purpose, lang, **ctx)
-    except UndefinedError as exc:
-        if purpose in SAMPLES:
-            raise
-        pytest.fail(f"{purpose}: add a sample context to SAMPLES in this file ({exc})")
-    assert out.language == lang, f"{purpose} fell back to {out.language}"
-    assert out.subject and out.text.strip() and out.html
-    assert f'lang="{lang}"' in out.html, f"{purpose}: the HTML does not say lang={lang!r}"
+    outs = [_render(purpose, lang, variant) for variant in _variants(purpose)]
+    for out in outs:
+        assert out.language == lang, f"{purpose} fell back to {out.language}"
+        assert out.subject and out.text.strip() and out.html
+        assert f'lang="{lang}"' in out.html, f"{purpose}: the HTML does not say lang={lang!r}"
+    out = outs[0]
     english = _source(f"email/en/{purpose}.txt.j2")
     if "case.ref" in english:
         assert REF in out.text, f"{purpose} ({lang}): the case reference is not in the text"
@@ -161,20 +260,24 @@ def test_client_purpose_renders(purpose: str, lang: str) -> None:
 
 
 def test_german_dates_are_german() -> None:
-    out = RENDERER.render("ack", "de", case=_case(), **BASE_CONTEXT, **SAMPLES["ack"])
+    out = _render("ack", "de", _variants("ack")[0])
     assert "25. Dezember 2026" in out.text and "25. November 2026" in out.text
     assert "25. Dezember 2026" in out.html
 
 
 @pytest.mark.parametrize("lang", ["en", *LANGUAGES])
 def test_reply_keywords_are_ones_the_bot_understands(lang: str) -> None:
-    case = _case()
-    code = RENDERER.render("verify_code", lang, case=case, **BASE_CONTEXT,
-                           **SAMPLES["verify_code"]).text
-    scheduled = RENDERER.render("deletion_scheduled", lang, case=case, **BASE_CONTEXT,
-                                **SAMPLES["deletion_scheduled"]).text
+    code = _render("verify_code", lang, _variants("verify_code")[0]).text
+    scheduled = _render("deletion_scheduled", lang, _variants("deletion_scheduled")[0]).text
     assert "NOT ME" in code and "CANCEL" in scheduled
     if lang in NOT_ME:
         assert NOT_ME[lang] in code and verify.says_not_me(NOT_ME[lang].lower())
     if lang in CANCEL:
         assert CANCEL[lang] in scheduled and verify.says_cancel(CANCEL[lang].lower())
+
+
+@pytest.mark.parametrize("lang", ["en", *LANGUAGES])
+def test_chat_code_mail_gives_minutes_not_hours(lang: str) -> None:
+    email, chat = (_render("verify_code", lang, v).text for v in _variants("verify_code"))
+    assert "72" in email and "15" not in email
+    assert "15" in chat and "72" not in chat

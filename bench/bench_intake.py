@@ -1,0 +1,190 @@
+"""Memory of new-job intake: does a 200 MB STL attachment keep the daemon's memory flat?
+
+Each phase runs in a fresh subprocess and reports its own peak RSS (ru_maxrss), so phases do
+not hide each other's peaks:
+
+  baseline     import the bot, nothing else
+  hold-raw     the raw message bytes in memory, as the pipeline gets them (InboundMessage.raw)
+  parse        + bot.mime.parse_message (with the per-attachment limit off, so the data is kept)
+  parse-limit  + parse_message with the default 20 MB max_attachment_bytes (data dropped)
+  store        + parse, then bot.jobintake.collect -> FileStore.put_stream
+  stream       prototype of the fix: the raw message streamed from a file, the base64 part
+               decoded line by line straight into FileStore.put_stream (never whole in memory)
+  analyse      bot.meshcheck.analyse on an STL at the analysis limit (32 MB by default)
+
+Usage: .venv/bin/python bench/bench_intake.py [--mb 200] [--analyse-mb 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+BOUNDARY = "bench-boundary-42"
+PHASES = ("baseline", "hold-raw", "parse", "parse-limit", "store", "stream", "analyse")
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def write_stl(path: Path, triangles: int) -> None:
+    """A binary STL of random triangles, written in slices (the generator stays small)."""
+    record = np.dtype([("normal", "<f4", 3), ("v", "<f4", (3, 3)), ("attr", "<u2")])
+    with path.open("wb") as out:
+        out.write(b"bench".ljust(80, b" ") + np.uint32(triangles).tobytes())
+        left = triangles
+        while left:
+            n = min(left, 500_000)
+            block = np.zeros(n, dtype=record)
+            block["v"] = np.random.default_rng(n).random((n, 3, 3), dtype=np.float32) * 100
+            out.write(block.tobytes())
+            left -= n
+
+
+def write_mail(path: Path, stl: Path) -> None:
+    """A multipart mail with the STL base64-encoded, streamed to disk."""
+    head = (f"From: Jane <jane@example.com>\r\nTo: info@stelloloxonpro.com\r\n"
+            f"Subject: New job\r\nMessage-ID: <bench@example.com>\r\nMIME-Version: 1.0\r\n"
+            f'Content-Type: multipart/mixed; boundary="{BOUNDARY}"\r\n\r\n'
+            f"--{BOUNDARY}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+            f"Please prepare this model for 3D printing.\r\n"
+            f"--{BOUNDARY}\r\nContent-Type: application/octet-stream\r\n"
+            f'Content-Disposition: attachment; filename="big.stl"\r\n'
+            f"Content-Transfer-Encoding: base64\r\n\r\n")
+    with path.open("wb") as out, stl.open("rb") as src:
+        out.write(head.encode())
+        while chunk := src.read(57 * 20_000):
+            out.write(base64.encodebytes(chunk).replace(b"\n", b"\r\n"))
+        out.write(f"--{BOUNDARY}--\r\n".encode())
+
+
+# --------------------------------------------------------------------------- phases
+
+
+def _app(tmp: Path):
+    from bot.config import Settings
+    from bot.context import bootstrap
+    return bootstrap(Settings(_env_file=None, data_dir=tmp, demo_data=False))  # type: ignore[call-arg]
+
+
+def run_phase(phase: str, mail: Path, stl: Path, tmp: Path) -> dict[str, float]:
+    from bot import jobintake, meshcheck
+    from bot.mime import parse_message
+
+    started = time.perf_counter()
+    if phase == "analyse":
+        report = meshcheck.analyse(stl, "model.stl")
+        return {"seconds": time.perf_counter() - started, "triangles": report.triangles or 0}
+    if phase == "stream":
+        app = _app(tmp)
+        stored = app.files.put_stream(stream_base64_part(mail), limit=1 << 40)
+        return {"seconds": time.perf_counter() - started, "stored_mb": stored.size / 2**20}
+    if phase == "baseline":
+        return {"seconds": 0.0}
+    raw = mail.read_bytes()
+    if phase == "hold-raw":
+        return {"seconds": time.perf_counter() - started, "raw_mb": len(raw) / 2**20}
+    limit = 20 * 2**20 if phase == "parse-limit" else None
+    parsed = parse_message(raw, max_attachment_bytes=limit)
+    if phase != "store":
+        return {"seconds": time.perf_counter() - started}
+    app = _app(tmp)
+    limits = jobintake.IntakeLimits(file_bytes=1 << 40, analyse_bytes=0,
+                                    zip=jobintake.ziputil.ZipLimits())
+    collected = jobintake.collect(app, parsed.attachments, limits)
+    return {"seconds": time.perf_counter() - started,
+            "stored_mb": collected.stored[0][1].size / 2**20}
+
+
+def stream_base64_part(mail: Path) -> Iterator[bytes]:
+    """Prototype of the proposed streaming intake: decode the attachment as it is read.
+
+    Reads the spooled message line by line; the part whose headers say "attachment" has its
+    base64 lines decoded in batches until the next boundary. Memory stays at one batch.
+    """
+    marker = f"--{BOUNDARY}".encode()
+    with mail.open("rb") as src:
+        headers: list[bytes] | None = None  # collecting a part's headers
+        wanted = False
+        batch: list[bytes] = []
+        for line in src:
+            if line.startswith(marker):
+                if wanted:
+                    break
+                headers = []
+            elif headers is not None:
+                if line.strip():
+                    headers.append(line.lower())
+                else:
+                    wanted = any(h.startswith(b"content-disposition: attachment")
+                                 for h in headers)
+                    headers = None
+            elif wanted:
+                batch.append(line)
+                if len(batch) >= 16_384:  # ~1.2 MB of base64
+                    yield binascii.a2b_base64(b"".join(batch))
+                    batch.clear()
+        if batch:
+            yield binascii.a2b_base64(b"".join(batch))
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def child(args: argparse.Namespace) -> None:
+    before = peak_mb()
+    result = run_phase(args.phase, Path(args.mail), Path(args.stl), Path(args.tmp))
+    print(json.dumps({"phase": args.phase, "peak_rss_mb": round(peak_mb(), 1),
+                      "after_imports_mb": round(before, 1), **{k: round(v, 2) for k, v
+                                                              in result.items()}}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mb", type=int, default=200, help="STL size in MB")
+    parser.add_argument("--analyse-mb", type=int, default=32)
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--mail", help=argparse.SUPPRESS)
+    parser.add_argument("--stl", help=argparse.SUPPRESS)
+    parser.add_argument("--tmp", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        child(args)
+        return
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        big, small, mail = tmp / "big.stl", tmp / "small.stl", tmp / "mail.eml"
+        write_stl(big, (args.mb * 2**20 - 84) // 50)
+        write_stl(small, (args.analyse_mb * 2**20 - 84) // 50)
+        write_mail(mail, big)
+        print(f"STL {big.stat().st_size / 2**20:.0f} MB, mail {mail.stat().st_size / 2**20:.0f}"
+              " MB on disk")
+        for phase in PHASES:
+            stl = small if phase == "analyse" else big
+            out = subprocess.run(
+                [sys.executable, __file__, "--phase", phase, "--mail", str(mail), "--stl",
+                 str(stl), "--tmp", str(tmp / phase)],
+                check=True, capture_output=True, text=True)
+            print(out.stdout.strip())
+
+
+if __name__ == "__main__":
+    main()
