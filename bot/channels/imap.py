@@ -218,13 +218,26 @@ class ImapWatcher:
         if folder:
             if not client.folder_exists(folder):
                 client.create_folder(folder)
-            client.move([uid], folder)
+            _move(client, uid, folder)
 
 
 def _log_retry(state: RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome else None
     log.warning("IMAP connection failed (attempt %d): %s; retrying", state.attempt_number,
                 type(error).__name__)
+
+
+def _move(client: IMAPClient, uid: int, folder: str) -> None:
+    """MOVE (RFC 6851) where the server has it; else copy, flag deleted, expunge that UID."""
+    if client.has_capability("MOVE"):
+        client.move([uid], folder)
+        return
+    client.copy([uid], folder)
+    client.delete_messages([uid])
+    if client.has_capability("UIDPLUS"):
+        client.uid_expunge([uid])
+    else:
+        client.expunge()
 
 
 def _fetch(client: IMAPClient, uid: int) -> bytes | None:

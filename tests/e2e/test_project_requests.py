@@ -29,6 +29,8 @@ TRUSTED = "mx.stelloloxonpro.com"
 DMARC_PASS = f"{TRUSTED}; dkim=pass header.d=example.com; spf=pass; dmarc=pass"
 CODE_RE = re.compile(r"^\s{4}([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", re.M)
 
+pytestmark = pytest.mark.e2e
+
 
 class Client:
     """Someone mailing the running daemon; reads what lands in the outbox folder."""
