@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     deletion_grace_days: int = 7  # a verified deletion waits this long, cancellable
     export_attach_max_bytes: int = 15 * 1024 * 1024  # larger exports go as a download link
 
+    # project requests (bot.projects, bot.jobintake, bot.meshcheck)
+    model_file_max_bytes: int = 50 * 1024 * 1024  # per model file, also inside a ZIP
+    mesh_analyse_max_bytes: int = 32 * 1024 * 1024  # larger files are stored, not analysed
+    zip_max_total_bytes: int = 500 * 1024 * 1024  # uncompressed, per ZIP (zip-bomb guard)
+    zip_max_ratio: float = 200.0  # compression ratio above which a member is refused
+    zip_max_members: int = 200
+
     # HMAC key for the suppression list (hashes of erased/opted-out addresses). Changing it
     # makes every existing entry unmatchable, so set it once per installation and keep it.
     suppression_key: SecretStr = SecretStr("dev-only-suppression-key")

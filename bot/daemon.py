@@ -13,6 +13,7 @@ from bot.channels.outbound import deliver_due, make_transport
 from bot.channels.smtp import bound_port, start_smtp_server
 from bot.context import App
 from bot.pipeline import process_inbound, process_pending
+from bot.scheduler import start_scheduler, stop_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,12 @@ class Daemon:
         server = await self._start_smtp()
         self._start_imap()
         await self._start_telegram()
+        scheduler = await asyncio.to_thread(start_scheduler, self.app)
         self.ready.set()
         try:
             await self._stop.wait()
         finally:
+            await asyncio.to_thread(stop_scheduler, scheduler)
             await self._shutdown(server, workers)
 
     async def _start_telegram(self) -> None:

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from bot import meshcheck, requirements, ziputil
 from bot.cases import set_status
+from bot.config import Settings
 from bot.context import App
 from bot.incoming import Incoming, reply_to
 from bot.mime import Attachment
@@ -34,8 +35,6 @@ from storage.files import FileTooLarge, StoredFile
 log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
-DEFAULT_FILE_LIMIT = 50 * MB  # per model file, also per file inside a ZIP
-DEFAULT_ANALYSE_LIMIT = 32 * MB  # larger files are stored and left to a preparer (bench)
 STAFF_TEXT_CHARS = 4000  # the client's words in the staff brief (the files stay in the store)
 
 
@@ -46,15 +45,14 @@ class IntakeLimits:
     zip: ziputil.ZipLimits
 
     @classmethod
-    def from_settings(cls, settings: object) -> IntakeLimits:
-        """Settings may not carry these yet (proposed names); defaults apply then."""
+    def from_settings(cls, settings: Settings) -> IntakeLimits:
         return cls(
-            file_bytes=getattr(settings, "model_file_max_bytes", DEFAULT_FILE_LIMIT),
-            analyse_bytes=getattr(settings, "mesh_analyse_max_bytes", DEFAULT_ANALYSE_LIMIT),
+            file_bytes=settings.model_file_max_bytes,
+            analyse_bytes=settings.mesh_analyse_max_bytes,
             zip=ziputil.ZipLimits(
-                max_total_bytes=getattr(settings, "zip_max_total_bytes", 500 * MB),
-                max_ratio=getattr(settings, "zip_max_ratio", 200.0),
-                max_members=getattr(settings, "zip_max_members", 200),
+                max_total_bytes=settings.zip_max_total_bytes,
+                max_ratio=settings.zip_max_ratio,
+                max_members=settings.zip_max_members,
             ),
         )
 

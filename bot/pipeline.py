@@ -11,7 +11,7 @@ import logging
 
 from sqlmodel import Session, select
 
-from bot import privacy, robots
+from bot import privacy, projects, robots
 from bot.cases import client_for_address, open_case
 from bot.context import App
 from bot.conversation import find_case
@@ -24,6 +24,7 @@ from storage import models
 from storage.db import audit, unit_of_work
 
 log = logging.getLogger(__name__)
+privacy.register_fulfilment(projects.FULFIL)  # status and invoice copies use the same codes
 
 # intents the bot never settles alone: a human reads them
 STAFF_INTENTS = frozenset({"complaint", "other", "billing", "technical_question", "reminder",
@@ -158,8 +159,11 @@ def _new_request(session: Session, app: App, incoming: Incoming) -> None:
     reply_to(session, app, incoming, case, "ack", intents=names, steps=next_steps(names),
              entities=meaning.entities)
     reason = _staff_reason(meaning)
-    if not meaning.unsure and PRIVACY_INTENTS & {i.name for i in meaning.intents}:
+    if not meaning.unsure and PRIVACY_INTENTS & set(names):
         reason = privacy.start(session, app, incoming, case, meaning, client) or reason
+    elif not meaning.unsure and projects.handles(meaning):
+        # projects escalates with its own summary; other staff intents come back in the reason
+        reason = projects.start(session, app, incoming, case, meaning, client)
     if reason:
         escalate(session, app, case, reason=reason, inbound=row,
                  hold=case.status not in (privacy.WAITING, "closed"))

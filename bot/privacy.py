@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlmodel import Session, col, select, update
@@ -390,3 +391,9 @@ _FULFIL = {
     "restriction": _fulfil_restriction,
     "deletion": _fulfil_deletion,
 }
+
+
+def register_fulfilment(actions: dict[str, Callable[[Session, App, Incoming, models.Case],
+                                                    None]]) -> None:
+    """Other workflows (project status, invoice copies) verified by the same codes."""
+    _FULFIL.update(actions)

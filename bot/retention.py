@@ -33,8 +33,6 @@ set-based DELETE/UPDATE ... WHERE id IN (...) in its own transaction, with one a
 from __future__ import annotations
 
 import calendar
-import hashlib
-import hmac
 import json
 import logging
 from collections import Counter
@@ -48,8 +46,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import CompoundSelect
 from sqlmodel import Session, SQLModel, col, select
 
-from bot.config import Settings
 from bot.context import App
+from bot.rights.deletion import address_hash
 from storage import models
 from storage.db import unit_of_work
 
@@ -247,16 +245,10 @@ def _aggregate_and_delete_usage(batch: Batch) -> None:
     _delete_ids(batch.session, models.WebsiteUsage, batch.ids)
 
 
-def address_hash(settings: Settings, address: str) -> str:
-    """HMAC-SHA256 of the normalised address, keyed by settings.suppression_key."""
-    key = settings.suppression_key.get_secret_value().encode()
-    return hmac.new(key, address.strip().lower().encode(), hashlib.sha256).hexdigest()
-
-
 def _anonymise_clients(batch: Batch) -> None:
     session, ce, cl = batch.session, models.ClientEmail, models.Client
     addresses = session.exec(select(ce.address).where(col(ce.client_id).in_(batch.ids)))
-    hashes = {address_hash(batch.app.settings, a) for a in addresses}
+    hashes = {address_hash(batch.app, a) for a in addresses}
     known = set(session.exec(select(models.Suppression.address_hash)
                              .where(col(models.Suppression.address_hash).in_(hashes))))
     new = [{"address_hash": h, "reason": "retention", "created_at": batch.now}

@@ -38,7 +38,9 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.config import Settings
 from bot.context import App
 from bot.deadlines import run_deadlines, send_digest
+from bot.privacy import run_due_deletions
 from bot.retention import sweep
+from storage.db import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,16 @@ def digest_job(key: str) -> None:
 def retention_job(key: str) -> None:
     """The daily retention sweep."""
     _guarded("retention", key, sweep)
+
+
+def deletions_job(key: str) -> None:
+    """Verified deletions whose grace period is over."""
+    _guarded("deletions", key, _run_deletions)
+
+
+def _run_deletions(app: App) -> None:
+    with app.write_lock, unit_of_work(app.engine) as session:
+        run_due_deletions(session, app)
 
 
 def registered_app(key: str) -> App:
@@ -111,6 +123,8 @@ def job_specs(settings: Settings) -> list[JobSpec]:
                 CronTrigger(hour=settings.digest_hour_utc, minute=0, timezone=UTC)),
         JobSpec("retention", retention_job,
                 CronTrigger(hour=settings.retention_hour_utc, minute=30, timezone=UTC)),
+        JobSpec("deletions", deletions_job,
+                CronTrigger(minute=settings.deadline_check_minute + 1, timezone=UTC)),
     ]
 
 

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.e2e
 def restartable(request: pytest.FixtureRequest,
                 make_app: Callable[..., App]) -> Iterator[Callable[[], App]]:
     """Builds a fresh App (new engine: a restarted daemon) on the same database each call."""
-    overrides = {}
+    overrides: dict[str, object] = {"scheduler_enabled": True}
     if request.param == "postgres":
         overrides["database_url"] = request.getfixturevalue("postgres_url")
     apps: list[App] = []
@@ -76,7 +76,7 @@ def test_jobs_survive_restart_and_a_missed_run_fires_once(
 ) -> None:
     first = restartable()
     s1 = build_scheduler(first, key="e2e")
-    assert {j.id for j in s1.get_jobs()} == {"deadlines", "digest", "retention"}
+    assert {j.id for j in s1.get_jobs()} == {"deadlines", "digest", "retention", "deletions"}
     down_since = datetime.now(UTC) - timedelta(days=3)  # 72 hourly runs missed
     s1.modify_job("deadlines", next_run_time=down_since)
     stop_scheduler(s1)
@@ -86,7 +86,7 @@ def test_jobs_survive_restart_and_a_missed_run_fires_once(
     s2 = build_scheduler(second, key="e2e")
     try:
         seen = executions(s2)
-        assert len(s2.get_jobs()) == 3  # replaced by id, not duplicated
+        assert len(s2.get_jobs()) == 4  # replaced by id, not duplicated
         kept = s2.get_job("deadlines").next_run_time
         assert abs(kept - down_since) < timedelta(seconds=1)  # the missed run is kept
         s2.resume()
@@ -142,6 +142,7 @@ def test_job_functions_run_the_work_idempotently(restartable: Callable[[], App])
         sched.deadlines_job(key)  # a repeated run sends nothing more
         sched.digest_job(key)
         sched.retention_job(key)
+        sched.deletions_job(key)
     finally:
         stop_scheduler(scheduler)
     assert reminders(app) == [f"reminder:{case_id}:5:2026-11-30"]

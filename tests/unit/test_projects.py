@@ -178,7 +178,7 @@ def test_corrupt_and_step_files_are_stored_with_a_clear_note(world: App) -> None
 
 def test_over_the_per_file_limit_is_refused_with_a_clear_reply(world: App,
                                                                monkeypatch) -> None:
-    monkeypatch.setattr(jobintake, "DEFAULT_FILE_LIMIT", 500)
+    monkeypatch.setattr(world.settings, "model_file_max_bytes", 500)
     _, reason = run(world, job_mail("New job: please prepare this model for 3D "
                                     "printing.", {"big.stl": CUBE}))
     assert reason and "no model file could be stored" in reason

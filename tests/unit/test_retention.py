@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from bot.cli import cli
 from bot.clock import FrozenClock
 from bot.context import App
-from bot.retention import address_hash, months_before, sweep
+from bot.retention import months_before, sweep
+from bot.rights.deletion import address_hash
 from storage import models
 from storage.db import unit_of_work
 
@@ -186,7 +187,7 @@ def test_contact_information_anonymised_two_years_after_last_activity(
         emails = [e.address for e in session.exec(select(models.ClientEmail))]
         hashes = [s.address_hash for s in session.exec(select(models.Suppression))]
     assert emails == ["busy@example.com"]
-    assert hashes == [address_hash(app.settings, "old@example.com")]
+    assert hashes == [address_hash(app, "old@example.com")]
     assert "old@example.com" not in hashes[0]
     [entry] = _audits(app, "retention.anonymised")
     assert entry.client_id == gone and json.loads(entry.details)["rule"] == "contact_information"
