@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     trusted_authserv_ids: list[str] = []  # Authentication-Results from these are recorded
     deletion_grace_days: int = 7  # a verified deletion waits this long, cancellable
     export_attach_max_bytes: int = 15 * 1024 * 1024  # larger exports go as a download link
+    download_enabled: bool = True  # serve expiring export links (bot.downloads)
+    download_host: str = "127.0.0.1"
+    download_port: int = 8025
+    download_base_url: str = ""  # public URL of the link server; default http://host:port
+    download_ttl_hours: float = 72.0
+    download_max_count: int = 3  # downloads allowed per link
 
     # project requests (bot.projects, bot.jobintake, bot.meshcheck)
     model_file_max_bytes: int = 50 * 1024 * 1024  # per model file, also inside a ZIP

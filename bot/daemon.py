@@ -12,6 +12,7 @@ from bot.channels.imap import ImapWatcher
 from bot.channels.outbound import deliver_due, make_transport
 from bot.channels.smtp import bound_port, start_smtp_server
 from bot.context import App
+from bot.downloads import DownloadServer
 from bot.pipeline import process_inbound, process_pending
 from bot.scheduler import start_scheduler, stop_scheduler
 
@@ -30,6 +31,7 @@ class Daemon:
         self._outbox_wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._imap: ImapWatcher | None = None
+        self._downloads: DownloadServer | None = None
         self._telegram: Any = None  # bot.channels.telegram.TelegramChannel when configured
 
     def request_stop(self) -> None:
@@ -52,6 +54,7 @@ class Daemon:
         self._start_imap()
         await self._start_telegram()
         scheduler = await asyncio.to_thread(start_scheduler, self.app)
+        self._start_downloads()
         self.ready.set()
         try:
             await self._stop.wait()
@@ -59,13 +62,19 @@ class Daemon:
             await asyncio.to_thread(stop_scheduler, scheduler)
             await self._shutdown(server, workers)
 
+    def _start_downloads(self) -> None:
+        if self.app.settings.download_enabled:
+            self._downloads = DownloadServer(self.app)
+            self._downloads.start()
+
     async def _start_telegram(self) -> None:
         """Only with a token; python-telegram-bot is imported only then."""
         if self.app.settings.telegram_token is None:
             return
         from bot.channels.telegram import TelegramChannel
 
-        self._telegram = TelegramChannel(self.app, on_stored=self._queue.put_nowait)
+        self._telegram = TelegramChannel(self.app, on_stored=self._queue.put_nowait,
+                                         wake=self.wake_outbox)
         await self._telegram.start()
 
     async def _start_smtp(self) -> asyncio.Server | None:
@@ -82,6 +91,8 @@ class Daemon:
 
     async def _shutdown(self, server: asyncio.Server | None,
                         workers: list[asyncio.Task[None]]) -> None:
+        if self._downloads is not None:
+            await asyncio.to_thread(self._downloads.stop)
         if self._telegram is not None:
             await self._telegram.stop()
         if self._imap is not None:

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, select, update
 
-from bot import verify
+from bot import downloads, verify
 from bot.cases import set_status
 from bot.context import App
 from bot.identity import is_chat_address
@@ -243,15 +243,24 @@ def _fulfil_access(session: Session, app: App, incoming: Incoming, case: models.
     exports.mkdir(parents=True, exist_ok=True)
     result = build_export(session, app, case.client_id, exports, password=password)
     to = case.requester
-    if result.size > app.settings.export_attach_max_bytes:
+    if result.size <= app.settings.export_attach_max_bytes:
+        attachment = FileAttachment(result.path.name, result.path.read_bytes(),
+                                    "application/zip")
+        send_template(session, app, case=case, to=to, purpose="export_ready",
+                      key=f"export:{case.id}", attachments=[attachment],
+                      categories=result.categories, size=result.size)
+        result.path.unlink()  # the mail carries it now; no copy lingers on disk
+    elif app.settings.download_enabled:
+        url = downloads.issue_link(session, app, case, result.path)
+        send_template(session, app, case=case, to=to, purpose="export_link",
+                      key=f"export:{case.id}", url=url, categories=result.categories,
+                      size=result.size, hours=int(app.settings.download_ttl_hours),
+                      count=app.settings.download_max_count)
+    else:
         escalate(session, app, case, reason="export too large to attach; send it by hand",
                  inbound=incoming.row, summary={"export": result.path.name,
                                                 "size": result.size})
         return
-    attachment = FileAttachment(result.path.name, result.path.read_bytes(), "application/zip")
-    send_template(session, app, case=case, to=to, purpose="export_ready",
-                  key=f"export:{case.id}", attachments=[attachment],
-                  categories=result.categories, size=result.size)
     send_template(session, app, case=case, to=to, purpose="export_password",
                   key=f"export-password:{case.id}", password=password)
     audit(session, "access.delivered", at=app.clock.now(), case_id=case.id,

@@ -38,6 +38,7 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.config import Settings
 from bot.context import App
 from bot.deadlines import run_deadlines, send_digest
+from bot.downloads import purge_expired
 from bot.privacy import run_due_deletions
 from bot.retention import sweep
 from storage.db import unit_of_work
@@ -68,13 +69,14 @@ def retention_job(key: str) -> None:
 
 
 def deletions_job(key: str) -> None:
-    """Verified deletions whose grace period is over."""
+    """Verified deletions whose grace period is over, and expired export links."""
     _guarded("deletions", key, _run_deletions)
 
 
 def _run_deletions(app: App) -> None:
     with app.write_lock, unit_of_work(app.engine) as session:
         run_due_deletions(session, app)
+    purge_expired(app)  # export files of expired download links
 
 
 def registered_app(key: str) -> App:

@@ -284,3 +284,19 @@ class VerificationCode(SQLModel, table=True):
     attempts: int = 0
     status: str = Field(default="active", index=True)  # active, used, expired, voided, locked
     used_at: datetime | None = None
+
+
+class DownloadToken(SQLModel, table=True):
+    """An expiring link to one client's export; only the token's SHA-256 is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(index=True, unique=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    client_id: int | None = Field(default=None, foreign_key="client.id")
+    path: str  # export file, relative to data_dir
+    created_at: datetime
+    expires_at: datetime = Field(index=True)
+    downloads: int = 0
+    max_downloads: int = 3
+    purged_at: datetime | None = None  # the file was deleted
+

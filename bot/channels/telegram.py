@@ -80,9 +80,11 @@ Context = ContextTypes.DEFAULT_TYPE
 class TelegramChannel:
     """Owns the PTB Application; `start()`/`stop()` run in the daemon's loop."""
 
-    def __init__(self, app: App, on_stored: Callable[[int], None]) -> None:
+    def __init__(self, app: App, on_stored: Callable[[int], None],
+                 wake: Callable[[], None] | None = None) -> None:
         self.app = app
         self.on_stored = on_stored
+        self.wake = wake or (lambda: None)  # deliver the outbox now (link codes, staff acts)
         self.ptb: Any = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -257,6 +259,7 @@ class TelegramChannel:
         if not link.EMAIL_RE.match(arg.strip()):
             return "usage"
         outcome = await asyncio.to_thread(link.start_link, self.app, user_id, arg)
+        self.wake()
         return "sent" if outcome == "requested" else outcome
 
     # ------------------------------------------------------------------ buttons
@@ -297,6 +300,7 @@ class TelegramChannel:
             return
         verb, ref = parsed
         result = await asyncio.to_thread(staff.press, self.app, verb, ref, user_id)
+        self.wake()
         await query.answer(result[:200], show_alert=verb in staff.NEEDS_REASON)
         assert chat_id is not None and message is not None
         await self.say(chat_id, f"[{ref}] {verb}: {result}", reply_to=message.message_id)
@@ -316,6 +320,7 @@ class TelegramChannel:
         text = message.text or ""
         result = None if ref is None else await asyncio.to_thread(
             staff.reply_command, self.app, ref, text, user_id)
+        self.wake()
         if result is None:
             await self._ignore("staff chat: no case or no command")
             return

@@ -319,3 +319,43 @@ def test_staff_extend_tells_requester_why(world: Mailbox) -> None:
     assert "accounting team" in _text(to_client)
     [case] = _all(world.app, models.Case)
     assert case.due_at - case.received_at == timedelta(days=60)
+
+
+def test_large_export_goes_as_expiring_single_client_link(
+    make_app: Callable[..., App], run_daemon: Callable, clock: FrozenClock
+) -> None:
+    from urllib.error import HTTPError
+    from urllib.request import urlopen
+
+    from bot.downloads import purge_expired
+    from tests.servers import free_port
+
+    app = make_app(export_attach_max_bytes=1, download_enabled=True,
+                   download_port=free_port(), download_max_count=2)
+    seed_demo(app)
+    _add_model_files(app)
+    with run_daemon(app) as daemon:
+        mail = Mailbox(app, daemon.smtp_port)
+        code_mail, code = _verify(mail, "Please send me a copy of all my data.")
+        out = mail.send(code, reply_to=code_mail, wait=2)
+        link_mail = _purpose(out, "a copy of your data")
+        password = _text(_purpose(out, "Password")).split("is:")[1].split()[0]
+        assert list(link_mail.iter_attachments()) == []
+        url = re.search(r"http://\S+", _text(link_mail)).group(0)  # type: ignore[union-attr]
+        blobs = [urlopen(url, timeout=10).read() for _ in range(2)]
+        with pytest.raises(HTTPError) as used_up:
+            urlopen(url, timeout=10)
+        with pytest.raises(HTTPError) as forged:
+            urlopen(url[:-4] + "AAAA", timeout=10)
+    assert used_up.value.code == forged.value.code == 404
+    assert blobs[0] == blobs[1]
+    with pyzipper.AESZipFile(io.BytesIO(blobs[0])) as zf:
+        zf.setpassword(password.encode())
+        assert "Jane Example" in zf.read("data.json").decode()
+    [token] = _all(app, models.DownloadToken)
+    assert url.rsplit("/", 1)[1] not in token.token_hash
+    exports = list((app.settings.data_dir / "exports").glob("*.zip"))
+    assert len(exports) == 1
+    assert purge_expired(app) == 1  # used up: the file goes
+    assert not exports[0].exists()
+    assert {"download.served", "download.refused", "download.purged"} <= set(_actions(app))
