@@ -15,6 +15,7 @@ from bot import privacy, projects, robots
 from bot.cases import client_for_address, open_case
 from bot.context import App
 from bot.conversation import find_case
+from bot.identity import is_chat_address
 from bot.incoming import Incoming, reply_to
 from bot.mime import MessageParseError, ParsedMessage, parse_message
 from bot.staff import escalate, notify_quarantine
@@ -147,13 +148,14 @@ def _new_request(session: Session, app: App, incoming: Incoming) -> None:
     parsed, row = incoming.parsed, incoming.row
     meaning = understand(incoming.text, parsed.subject, has_attachments=bool(parsed.attachments),
                          threshold=app.settings.understanding_threshold)
-    same = _open_case_of_same_kind(session, parsed.from_addr, meaning)
+    client = client_for_address(session, parsed.from_addr)
+    same = _open_case_of_same_kind(session, parsed.from_addr, meaning, client)
     if same is not None:  # no second clock, no second export
         _follow_up(session, app, incoming, same)
         return
-    client = client_for_address(session, parsed.from_addr)
     case = open_case(session, app, requester=parsed.from_addr, understanding=meaning,
-                     received_at=row.received_at, subject=parsed.subject, client=client)
+                     received_at=row.received_at, subject=parsed.subject, client=client,
+                     channel=channel_of(parsed.from_addr))
     _link_inbound(session, app, incoming, case, client)
     names = [i.name for i in meaning.intents]
     reply_to(session, app, incoming, case, "ack", intents=names, steps=next_steps(names),
@@ -180,12 +182,19 @@ def next_steps(names: list[str]) -> list[str]:
     return steps
 
 
-def _open_case_of_same_kind(session: Session, requester: str,
-                            meaning: Understanding) -> models.Case | None:
+def channel_of(address: str) -> str:
+    return "telegram" if is_chat_address(address) else "email"
+
+
+def _open_case_of_same_kind(session: Session, requester: str, meaning: Understanding,
+                            client: models.Client | None) -> models.Case | None:
+    """An open case of the same right from the same requester and the same client (a chat
+    that was linked since its first ask starts afresh rather than joining the stale case)."""
     rights = PRIVACY_INTENTS & {i.name for i in meaning.intents}
     if not rights:
         return None
     query = select(models.Case).where(models.Case.requester == requester,
+                                      models.Case.client_id == (client.id if client else None),
                                       models.Case.status != "closed")
     for case in session.exec(query):
         if rights & set(case.intents.split(",")):
@@ -229,7 +238,8 @@ def _link_inbound(session: Session, app: App, incoming: Incoming, case: models.C
         client.last_active_at = app.clock.now()
         session.add(client)
         session.add(models.Communication(
-            client_id=client.id, case_id=case.id, channel="email", direction="in",
+            client_id=client.id, case_id=case.id, channel=channel_of(parsed.from_addr),
+            direction="in",
             address=parsed.from_addr, subject=parsed.subject[:500],
             message_id=parsed.message_id, inbound_id=row.id, occurred_at=row.received_at,
         ))
