@@ -20,15 +20,27 @@ def case_tag_pattern(prefix: str) -> re.Pattern[str]:
 
 
 def find_case(session: Session, parsed: ParsedMessage, prefix: str) -> models.Case | None:
-    """The case this message replies to, if the sender owns it."""
+    """The case this message replies to, if the sender owns it (or was sent its live code)."""
     for case in _cases_by_message_ids(session, parsed):
-        if case.requester == parsed.from_addr:
+        if _may_reply(session, case, parsed.from_addr):
             return case
     for ref in case_tag_pattern(prefix).findall(parsed.subject):
         case = session.exec(select(models.Case).where(models.Case.ref == ref.upper())).first()
-        if case is not None and case.requester == parsed.from_addr:
+        if case is not None and _may_reply(session, case, parsed.from_addr):
             return case
     return None
+
+
+def _may_reply(session: Session, case: models.Case, sender: str) -> bool:
+    """The requester, or an address an active code of this case went to (a new email
+    address proving itself)."""
+    if case.requester == sender:
+        return True
+    query = select(models.VerificationCode.id).where(
+        models.VerificationCode.case_id == case.id,
+        models.VerificationCode.sent_to == sender,
+        models.VerificationCode.status == "active")
+    return session.exec(query).first() is not None
 
 
 def _cases_by_message_ids(session: Session, parsed: ParsedMessage) -> list[models.Case]:

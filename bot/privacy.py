@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 VERIFIED_RIGHTS = ("access", "deletion", "correction", "restriction", "usage_report")
 WAITING = "awaiting_requester"
+NEW_EMAIL = "new_email"  # code action for proving a new login address
 SCHEDULED = "deletion_scheduled"
 
 
@@ -164,9 +166,11 @@ def _verified(session: Session, app: App, incoming: Incoming, case: models.Case,
     assert check.code is not None
     set_status(session, app, case, "open", verified=True)
     case.waiting_since = None
-    actions = check.code.action.split(",")
-    for action in actions:
-        _FULFIL[action](session, app, incoming, case)
+    if check.code.action.startswith(NEW_EMAIL + ":"):
+        _fulfil_new_email(session, app, incoming, case, check.code.action.partition(":")[2])
+    else:
+        for action in check.code.action.split(","):
+            _FULFIL[action](session, app, incoming, case)
     if case.status == "open":
         set_status(session, app, case, "closed", outcome="fulfilled")
 
@@ -285,11 +289,54 @@ def _fulfil_correction(session: Session, app: App, incoming: Incoming,
                                actor="bot")
     send_template(session, app, case=case, to=case.requester, purpose="correction_done",
                   key=f"correction:{case.id}", result=result)
-    if result.needs_staff or result.needs_verification or not asked:
+    new_email = _single_new_email(session, result.needs_verification)
+    if new_email and not result.needs_staff:
+        _send_new_email_code(session, app, case, new_email)
+    elif result.needs_staff or result.needs_verification or not asked:
         escalate(session, app, case, reason="correction needs a person (unclear or new email)",
                  inbound=incoming.row,
                  summary={"fields": ", ".join(f for f, _ in
                                               result.needs_staff + result.needs_verification)})
+
+
+def _single_new_email(session: Session, asked: list[tuple[str, str]]) -> str | None:
+    """The one new address asked for, if it is plausible and nobody else's."""
+    values = {value.strip().lower() for _, value in asked}
+    if len(values) != 1:
+        return None
+    address = values.pop()
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address) or owner_of(session, address):
+        return None
+    return address
+
+
+def _send_new_email_code(session: Session, app: App, case: models.Case, address: str) -> None:
+    """A new login email is used only once a code sent to it comes back."""
+    code = verify.issue_code(session, app, case, action=f"{NEW_EMAIL}:{address}",
+                             sent_to=address)
+    send_template(session, app, case=case, to=address, purpose="verify_new_email",
+                  key=f"new-email-code:{case.id}:{verify.codes_issued(session, case.id)}",
+                  code=code, hours=int(app.settings.code_ttl_email_hours), keep_record=False)
+    set_status(session, app, case, WAITING, action=NEW_EMAIL)
+    case.waiting_since = app.clock.now()
+
+
+def _fulfil_new_email(session: Session, app: App, incoming: Incoming, case: models.Case,
+                      address: str) -> None:
+    """The new address proved itself: it becomes the primary address on file."""
+    assert case.client_id is not None
+    rows = session.exec(select(models.ClientEmail).where(
+        models.ClientEmail.client_id == case.client_id)).all()
+    old = next((r.address for r in rows if r.is_primary), case.requester)
+    for row in rows:
+        if row.is_primary or row.address == case.requester:
+            session.delete(row)
+    session.add(models.ClientEmail(client_id=case.client_id, address=address, is_primary=True))
+    audit(session, "correction.email_changed", at=app.clock.now(), case_id=case.id,
+          client_id=case.client_id)
+    for n, to in enumerate(dict.fromkeys([old, address])):
+        send_template(session, app, case=case, to=to, purpose="email_changed",
+                      key=f"email-changed:{case.id}:{n}", new=address, old=old)
 
 
 def _fulfil_restriction(session: Session, app: App, incoming: Incoming,

@@ -359,3 +359,20 @@ def test_large_export_goes_as_expiring_single_client_link(
     assert purge_expired(app) == 1  # used up: the file goes
     assert not exports[0].exists()
     assert {"download.served", "download.refused", "download.purged"} <= set(_actions(app))
+
+
+def test_new_login_email_is_used_only_after_it_proves_itself(world: Mailbox) -> None:
+    code_mail, code = _verify(world, "Please change my email address to "
+                                     "jane.new@example.org")
+    out = world.send(code, reply_to=code_mail, wait=2)
+    new_code_mail = next(m for m in out if m["To"] == "jane.new@example.org")
+    assert [e.address for e in _all(world.app, models.ClientEmail)
+            if e.client_id == 1] == ["jane@example.com"]  # not yet
+    world.send("ZZZZ-ZZZZ", sender="mallory@evil.example", reply_to=new_code_mail)
+    assert [e.address for e in _all(world.app, models.ClientEmail)
+            if e.client_id == 1] == ["jane@example.com"]
+    done = world.send(_code(new_code_mail), sender="jane.new@example.org",
+                      reply_to=new_code_mail, wait=2)
+    assert {m["To"] for m in done} == {"jane@example.com", "jane.new@example.org"}
+    assert [e.address for e in _all(world.app, models.ClientEmail)
+            if e.client_id == 1] == ["jane.new@example.org"]

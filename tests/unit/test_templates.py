@@ -123,6 +123,8 @@ SAMPLES: dict[str, dict[str, Any] | list[dict[str, Any]]] = {
     "deletion_scheduled": {"act_at": ACT_AT},
     "export_password": {"password": "correct-horse-battery"},
     "export_ready": {"categories": {"clients": 1, "model_files": 3}, "size": 52_300},
+    "verify_new_email": {"code": "ABCD-EF23", "hours": 24},
+    "email_changed": {"old": "old@example.com", "new": "new@example.com"},
     "export_link": {"categories": {"clients": 1}, "size": 52_300_000,
                     "url": "http://127.0.0.1:8025/download/abc", "hours": 72, "count": 3},
     "extension": {"days": 30, "reason": "many projects to review", "old_due": OLD_DUE},
