@@ -321,6 +321,49 @@ def notify_policy_change(
     typer.echo(f"{report.queued} notices queued, {report.already} already queued{when}")
 
 
+def _staff_action(case_ref: str, verb: str, rest: str) -> None:
+    from bot.staff_commands import run_command
+
+    app = _app()
+    with app.write_lock, unit_of_work(app.engine) as session:
+        query = select(models.Case).where(models.Case.ref == case_ref.upper())
+        case = session.exec(query).first()
+        if case is None:
+            _fail(f"no case {case_ref}")
+            return
+        result = run_command(session, app, case, verb, rest, "cli")
+    deliver_due(app, make_transport(app))
+    typer.echo(f"{case_ref.upper()} {verb}: {result}")
+
+
+@cli.command()
+@one_line_errors
+def approve(case_ref: str) -> None:
+    """Approve what a case waits for (e.g. a deletion with an active project)."""
+    _staff_action(case_ref, "APPROVE", "")
+
+
+@cli.command()
+@one_line_errors
+def deny(case_ref: str, reason: str) -> None:
+    """Close a case as denied; the requester is told the reason."""
+    _staff_action(case_ref, "DENY", reason)
+
+
+@cli.command()
+@one_line_errors
+def extend(case_ref: str, days: int, reason: str) -> None:
+    """Move the due date; the requester is told why."""
+    _staff_action(case_ref, "EXTEND", f"{days} {reason}")
+
+
+@cli.command()
+@one_line_errors
+def note(case_ref: str, text: str) -> None:
+    """Add a note to the case's audit trail."""
+    _staff_action(case_ref, "NOTE", text)
+
+
 def main() -> None:
     cli(prog_name="stelloloxon-bot")
 

@@ -77,8 +77,9 @@ def start(session: Session, app: App, incoming: Incoming, case: models.Case,
     names = set(meaning.names)
     work = _Work()
     if "new_project" in names and jobintake.has_model_files(incoming.parsed.attachments):
+        authenticated = verify.sender_authenticated(app, incoming.parsed)
         work.reasons.append(jobintake.accept(session, app, incoming, case, client,
-                                             authenticated=sender_authenticated(app, incoming)))
+                                             authenticated=authenticated))
         names -= {"new_project", "technical_question"}  # the staff intake brief covers both
     if "project_status" in names:
         work.gated.append("project_status")
@@ -119,39 +120,6 @@ def _finish(session: Session, app: App, incoming: Incoming, case: models.Case,
 # --------------------------------------------------------------------------- verification
 
 
-def sender_authenticated(app: App, incoming: Incoming) -> bool:
-    """DMARC pass, or DKIM pass whose signing domain aligns with the From domain.
-
-    Only Authentication-Results of `trusted_authserv_ids` count (the receiving MTA must strip
-    forged ones). A DKIM pass with no header.d stated is taken as the server said it.
-    """
-    trusted = app.settings.trusted_authserv_ids
-    signals = verify.auth_signals(incoming.parsed, trusted)
-    if signals.get("dmarc") == "pass":
-        return True
-    return signals.get("dkim") == "pass" and _dkim_aligned(incoming, trusted)
-
-
-def _dkim_aligned(incoming: Incoming, trusted: list[str]) -> bool:
-    sender_domain = incoming.parsed.from_addr.rpartition("@")[2]
-    stated = []
-    for header in incoming.parsed.headers.get("authentication-results", []):
-        authserv, _, rest = header.partition(";")
-        if authserv.strip().lower().split()[0:1] not in ([t] for t in trusted):
-            continue
-        for clause in rest.split(";"):
-            if re.search(r"\bdkim=pass\b", clause, re.I):
-                found = re.search(r"\bheader\.(?:d|i)=@?([\w.-]+)", clause, re.I)
-                stated.append(found.group(1).lower() if found else None)
-    if any(domain is None for domain in stated):
-        return True
-    return any(_aligned(sender_domain, domain) for domain in stated if domain)
-
-
-def _aligned(sender: str, signer: str) -> bool:
-    return sender == signer or sender.endswith("." + signer) or signer.endswith("." + sender)
-
-
 def _gate(session: Session, app: App, incoming: Incoming, case: models.Case,
           client: models.Client | None, work: _Work) -> None:
     """Answer now (verified), ask for a code (on file), or answer neutrally (not on file)."""
@@ -160,7 +128,7 @@ def _gate(session: Session, app: App, incoming: Incoming, case: models.Case,
             _neutral(session, app, incoming, case, action)
         work.answered = True
         return
-    if sender_authenticated(app, incoming):
+    if verify.sender_authenticated(app, incoming.parsed):
         audit(session, "verify.sender_authenticated", at=app.clock.now(), case_id=case.id,
               client_id=client.id, actions=",".join(work.gated))
         for action in work.gated:

@@ -17,6 +17,7 @@ from bot.deadlines import ExtensionError, extend_case
 from bot.incoming import Incoming
 from bot.outbox import Threading, enqueue_email, send_template
 from bot.privacy import SCHEDULED, schedule_deletion
+from bot.verify import sender_authenticated
 from storage import models
 from storage.db import audit
 
@@ -28,15 +29,24 @@ def is_staff(app: App, address: str) -> bool:
 
 
 def handle_staff_mail(session: Session, app: App, incoming: Incoming) -> None:
-    """Run the first command in a staff reply on the case named in its subject."""
+    """Run the first command in a staff reply on the case named in its subject.
+
+    Where trusted servers stamp Authentication-Results, a command must also pass DMARC or
+    aligned DKIM: a forged From alone cannot approve a deletion.
+    """
     actor = f"staff:{incoming.parsed.from_addr}"
     case = _tagged_case(session, app, incoming)
     match = COMMAND_RE.search(incoming.text)
+    reason = None
     if case is None or match is None:
+        reason = "no case token in subject" if case is None else "no command"
+    elif app.settings.trusted_authserv_ids and not sender_authenticated(app, incoming.parsed):
+        reason = "sender authentication failed"
+    if reason:
         audit(session, "staff.ignored", at=app.clock.now(), actor=actor,
-              inbound_id=incoming.row.id,
-              reason="no case token in subject" if case is None else "no command")
+              inbound_id=incoming.row.id, reason=reason)
         return
+    assert case is not None and match is not None
     incoming.row.case_id = case.id
     verb, rest = match.group(1).upper(), match.group(2).strip()
     result = run_command(session, app, case, verb, rest, actor)

@@ -206,3 +206,36 @@ def auth_signals(parsed: ParsedMessage, trusted: list[str]) -> dict[str, str]:
             if found and method not in signals:
                 signals[method] = found.group(1).lower()
     return signals
+
+
+def sender_authenticated(app: App, parsed: ParsedMessage) -> bool:
+    """DMARC pass, or DKIM pass whose signing domain aligns with the From domain.
+
+    Only Authentication-Results of `trusted_authserv_ids` count (the receiving MTA must strip
+    forged ones). A DKIM pass with no header.d stated is taken as the server said it.
+    """
+    trusted = app.settings.trusted_authserv_ids
+    signals = auth_signals(parsed, trusted)
+    if signals.get("dmarc") == "pass":
+        return True
+    return signals.get("dkim") == "pass" and _dkim_aligned(parsed, trusted)
+
+
+def _dkim_aligned(parsed: ParsedMessage, trusted: list[str]) -> bool:
+    sender_domain = parsed.from_addr.rpartition("@")[2]
+    stated = []
+    for header in parsed.headers.get("authentication-results", []):
+        authserv, _, rest = header.partition(";")
+        if authserv.strip().lower().split()[0:1] not in ([t] for t in trusted):
+            continue
+        for clause in rest.split(";"):
+            if re.search(r"\bdkim=pass\b", clause, re.I):
+                found = re.search(r"\bheader\.(?:d|i)=@?([\w.-]+)", clause, re.I)
+                stated.append(found.group(1).lower() if found else None)
+    if any(domain is None for domain in stated):
+        return True
+    return any(_aligned(sender_domain, domain) for domain in stated if domain)
+
+
+def _aligned(sender: str, signer: str) -> bool:
+    return sender == signer or sender.endswith("." + signer) or signer.endswith("." + sender)

@@ -75,3 +75,22 @@ def test_requests_lists_open_case_with_days_left_and_show_details(env: Path) -> 
     assert code == 0
     assert "case.opened" in output and "outbox #1 ack" in output
     assert (env / "var" / "outbox" / "00000001-ack.eml").exists()
+
+
+def test_staff_commands_from_the_shell(env: Path) -> None:
+    mail = env / "complaint.eml"
+    mail.write_bytes(make_mail("I want to complain to the authority about you.",
+                               subject="Complaint"))
+    assert _run("inject", str(mail))[0] == 0
+    code, output = _run("extend", "SP-REQ-000001", "10", "we need the accountant's records")
+    assert code == 0, output
+    from datetime import UTC, datetime, timedelta
+
+    due = (datetime.now(UTC) + timedelta(days=40)).strftime("%Y-%m-%d")
+    assert f"extended; now due {due}" in output
+    code, output = _run("deny", "SP-REQ-000001", "this is not a request we can act on")
+    assert code == 0 and "request denied" in output
+    code, output = _run("approve", "SP-REQ-000099")
+    assert code == 2 and "no case SP-REQ-000099" in output
+    code, output = _run("show", "SP-REQ-000001")
+    assert "cli staff.command" in output and "closed" in output

@@ -122,3 +122,18 @@ def test_reply_subject_does_not_stack_prefixes() -> None:
     assert reply_subject("RE: Question") == "RE: Question"
     assert reply_subject("AW: Frage") == "AW: Frage"
     assert reply_subject("") == ""
+
+
+def test_staff_command_needs_authentication_when_trusted_servers_are_set(make_app) -> None:
+    app = make_app(trusted_authserv_ids=["mx.stelloloxonpro.com"])
+    _inject(app, make_mail("I want to complain to the authority.", subject="Complaint"))
+    forged = make_mail("EXTEND 20 waiting for accounting", sender="boss@stelloloxonpro.com",
+                       subject="Re: [SP-REQ-000001] Needs staff")
+    signed = make_mail("EXTEND 20 waiting for accounting", sender="boss@stelloloxonpro.com",
+                       subject="Re: [SP-REQ-000001] Needs staff", headers={
+                           "Authentication-Results": "mx.stelloloxonpro.com; dmarc=pass "
+                                                     "header.from=stelloloxonpro.com"})
+    _inject(app, forged)
+    assert [c.due_at.day for c in _cases(app)] == [25]
+    _inject(app, signed)
+    assert [c.due_at.day for c in _cases(app)] == [14]  # 2026-12-25 + 20 days
