@@ -16,18 +16,12 @@ from email.parser import BytesParser
 from email.utils import format_datetime
 
 from bot.identity import CHAT_DOMAIN, chat_address
+from bot.outbox import WIRE_POLICY, FileAttachment
 
 SUBJECT = "Telegram message"
 TEXT_LIMIT = 4096  # Bot API: characters per message
 DOCUMENT_LIMIT = 50 * 1024 * 1024  # Bot API: bytes per sendDocument
-WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
-
-
-@dataclass(frozen=True)
-class ChatFile:
-    filename: str
-    data: bytes
-    content_type: str = "application/octet-stream"
+ChatFile = FileAttachment  # a document in a chat is an attachment in the pipeline
 
 
 @dataclass(frozen=True)
