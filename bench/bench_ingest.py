@@ -93,6 +93,28 @@ def bench_latency(n: int) -> dict[str, float]:
             "max_s": samples[-1]}
 
 
+def bench_idle_floor(n: int) -> dict[str, float]:
+    """The server's own share: APPEND until a bare IDLE client hears EXISTS (no bot)."""
+    samples = []
+    with DovecotServer() as dovecot:
+        user = DovecotServer.new_user("floor")
+        dovecot.deliver(user, make_mail("warm-up"))
+        with dovecot.client(user) as client:
+            client.select_folder("INBOX")
+            for i in range(n):
+                client.idle()
+                start = time.monotonic()
+                threading.Thread(target=dovecot.deliver,
+                                 args=(user, make_mail(f"floor {i}"))).start()
+                while not any(r[1] == b"EXISTS" for r in client.idle_check(timeout=5)
+                              if len(r) > 1):
+                    pass
+                samples.append(time.monotonic() - start)
+                client.idle_done()
+    samples.sort()
+    return {"n": n, "median_s": statistics.median(samples), "max_s": samples[-1]}
+
+
 def bench_burst(m: int, connections: int = 4, database_url: str | None = None) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         extra = {"database_url": database_url} if database_url else {}
@@ -124,7 +146,11 @@ def main() -> None:
     parser.add_argument("--latency", type=int, default=200)
     parser.add_argument("--burst", type=int, default=10_000)
     parser.add_argument("--postgres-url", default=None)
+    parser.add_argument("--idle-floor", type=int, default=0,
+                        help="also measure Dovecot's own APPEND-to-EXISTS delay")
     args = parser.parse_args()
+    if args.idle_floor:
+        print("Dovecot IDLE floor (no bot):", bench_idle_floor(args.idle_floor), flush=True)
     if args.latency:
         print("latency (Dovecot IDLE -> reply in outbox):", bench_latency(args.latency), flush=True)
     if args.burst:
