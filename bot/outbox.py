@@ -178,7 +178,8 @@ def send_template(
     must not re-create personal data about the client it just erased).
     """
     rendered = app.renderer.render(
-        purpose, case.language, case=case, company=app.settings.company_name,
+        purpose, case.language, medium="chat" if is_chat_address(to) else "email",
+        case=case, company=app.settings.company_name,
         bot_address=app.settings.bot_address, response_days=app.settings.response_days,
         re_subject=subject or reply_subject(case.subject), **ctx,
     )

@@ -48,8 +48,12 @@ class Renderer:
         return {name.split("/")[1] for name in self.env.list_templates() if name.startswith(medium)}
 
     def render(self, purpose: str, language: str, medium: str = "email", **ctx: Any) -> Rendered:
-        """Render subject, text and (if present) HTML for a purpose in a language."""
-        lang = language if self._has(medium, language, purpose) else FALLBACK_LANGUAGE
+        """Render subject, text and (if present) HTML for a purpose in a language.
+
+        Chat looks for a chat wording first, then the email one in the same language (a
+        client's own language beats a chat-specific English text), then English.
+        """
+        medium, lang = self._choose(purpose, language, medium)
         ctx.setdefault("lang", lang)
         subject = self._render(f"{medium}/{lang}/{purpose}.subject.j2", ctx).strip()
         text = self._render(f"{medium}/{lang}/{purpose}.txt.j2", ctx)
@@ -57,6 +61,16 @@ class Renderer:
         if html is None and medium == "email":
             html = self._text_as_html(text, subject, lang)
         return Rendered(subject=" ".join(subject.split()), text=text, html=html, language=lang)
+
+    def _choose(self, purpose: str, language: str, medium: str) -> tuple[str, str]:
+        order = [(medium, language), (medium, FALLBACK_LANGUAGE)]
+        if medium == "chat":
+            order = [("chat", language), ("email", language), ("chat", FALLBACK_LANGUAGE),
+                     ("email", FALLBACK_LANGUAGE)]
+        for candidate, lang in order:
+            if self._has(candidate, lang, purpose):
+                return candidate, lang
+        return medium, FALLBACK_LANGUAGE  # let the missing template raise a clear error
 
     def _text_as_html(self, text: str, title: str, lang: str) -> str:
         """The HTML alternative for purposes without their own: the text in paragraphs."""

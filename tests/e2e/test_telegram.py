@@ -147,6 +147,7 @@ def test_access_request_from_linked_chat_is_fulfilled_by_document(chat: Chat) ->
     _link_directly(chat.app, JANE)
     [ack] = chat.say(JANE, "Please send me a copy of all my data.")
     assert "SP-REQ-000001" in ack["text"]
+    assert "write again here" in ack["text"] and "email" not in ack["text"].split("\n")[0]
     mail, code = chat.code_mail("verification code")
     assert mail["To"] == "jane@example.com"
     assert "Telegram chat" in _text(mail)
