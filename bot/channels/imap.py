@@ -121,9 +121,10 @@ class ImapWatcher:
         can_idle = b"IDLE" in client.capabilities()
         log.info("IMAP watching %s (%s)", settings.imap_mailbox, "IDLE" if can_idle else "polling")
         while not self.stop_event.is_set():
-            # sync until a SEARCH finds nothing new: mail that arrived while we were busy was
-            # announced during other commands and would not be announced again in IDLE
-            while self.sync(client, uidvalidity) and not self.stop_event.is_set():
+            # sync until nothing is new: mail that arrived while we were busy was announced
+            # with the responses to other commands and is not announced again in IDLE
+            while ((self.sync(client, uidvalidity) or _drain_news(client))
+                   and not self.stop_event.is_set()):
                 pass
             if can_idle:
                 self._idle(client)
@@ -246,6 +247,16 @@ def _fetch(client: IMAPClient, uid: int) -> bytes | None:
     if not item:
         return None
     return bytes(item.get(b"BODY[]") or b"")
+
+
+def _drain_news(client: IMAPClient) -> bool:
+    """True if EXISTS/RECENT came in with an earlier command's responses (imaplib keeps such
+    untagged responses; imapclient exposes no public way to read them)."""
+    pending = getattr(getattr(client, "_imap", None), "untagged_responses", None)
+    if not isinstance(pending, dict):
+        return False
+    news = [pending.pop(name, None) for name in ("EXISTS", "RECENT")]
+    return any(news)
 
 
 def _is_news(response: tuple[object, ...]) -> bool:
