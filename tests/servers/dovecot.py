@@ -389,7 +389,9 @@ class DovecotServer:
             )
         pid_file = d / "run" / "master.pid"
         deadline = time.monotonic() + self.start_timeout
-        while not pid_file.exists() and time.monotonic() < deadline:
+        # the file appears before its content: wait for a whole line
+        while time.monotonic() < deadline and not (
+                pid_file.exists() and pid_file.read_text().strip()):
             time.sleep(0.01)
         try:
             self.pid = int(pid_file.read_text().strip())
