@@ -63,7 +63,7 @@ def _outbox_count(app: App) -> int:
     return sum(1 for _ in app.settings.outbox_path.glob("*-ack.eml"))
 
 
-def _wait_count(app: App, count: int, timeout: float = 600) -> None:
+def _wait_count(app: App, count: int, timeout: float = 3600) -> None:
     deadline = time.monotonic() + timeout
     while _outbox_count(app) < count:
         if time.monotonic() > deadline:

@@ -18,6 +18,11 @@ def is_chat_address(address: str) -> bool:
     return address.lower().endswith("@" + CHAT_DOMAIN)
 
 
+def channel_of(address: str) -> str:
+    """The channel a case or communication with this address runs on."""
+    return "telegram" if is_chat_address(address) else "email"
+
+
 
 
 def staff_chat_address(chat_id: int) -> str:

@@ -16,7 +16,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 from sqlmodel import Session, func, select
 
 from bot.context import App
-from bot.identity import is_chat_address
+from bot.identity import channel_of, is_chat_address
 from bot.replies import Rendered
 from storage import models
 from storage.db import audit
@@ -140,7 +140,7 @@ def _record_outbound(
     if client_id is not None:
         session.add(models.Communication(
             client_id=client_id, case_id=case.id if case else None,
-            channel="telegram" if is_chat_address(row.to_addr) else "email",
+            channel=channel_of(row.to_addr),
             direction="out", address=row.to_addr, subject=subject,
             message_id=row.message_id, outbox_id=row.id, occurred_at=now,
         ))

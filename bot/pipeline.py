@@ -15,7 +15,7 @@ from bot import privacy, projects, robots
 from bot.cases import client_for_address, open_case
 from bot.context import App
 from bot.conversation import find_case
-from bot.identity import is_chat_address
+from bot.identity import channel_of
 from bot.incoming import Incoming, reply_to
 from bot.mime import MessageParseError, ParsedMessage, parse_message
 from bot.staff import escalate, notify_quarantine
@@ -180,10 +180,6 @@ def next_steps(names: list[str]) -> list[str]:
         if key not in steps:
             steps.append(key)
     return steps
-
-
-def channel_of(address: str) -> str:
-    return "telegram" if is_chat_address(address) else "email"
 
 
 def _open_case_of_same_kind(session: Session, requester: str, meaning: Understanding,
