@@ -7,6 +7,7 @@ message to quarantine for staff; it never stops the mailbox.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from sqlmodel import Session, select
@@ -184,18 +185,26 @@ def next_steps(names: list[str]) -> list[str]:
 
 def _open_case_of_same_kind(session: Session, requester: str, meaning: Understanding,
                             client: models.Client | None) -> models.Case | None:
-    """An open case of the same right from the same requester and the same client (a chat
-    that was linked since its first ask starts afresh rather than joining the stale case)."""
-    rights = PRIVACY_INTENTS & {i.name for i in meaning.intents}
-    if not rights:
+    """An open case of the same right, or (for a technical question or change request) about
+    the same project, from the same requester and the same client (a chat that was linked
+    since its first ask starts afresh rather than joining the stale case)."""
+    names = {i.name for i in meaning.intents}
+    rights = PRIVACY_INTENTS & names
+    refs = set(meaning.entities.project_refs) if "technical_question" in names else set()
+    if not rights and not refs:
         return None
     query = select(models.Case).where(models.Case.requester == requester,
                                       models.Case.client_id == (client.id if client else None),
                                       models.Case.status != "closed")
     for case in session.exec(query):
-        if rights & set(case.intents.split(",")):
+        if rights & set(case.intents.split(",")) or refs & _project_refs(case):
             return case
     return None
+
+
+def _project_refs(case: models.Case) -> set[str]:
+    entities = json.loads(case.evidence or "{}").get("entities", {})
+    return set(entities.get("project_refs", []))
 
 
 def _staff_reason(meaning: Understanding) -> str | None:

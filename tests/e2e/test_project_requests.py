@@ -158,3 +158,15 @@ def test_invoice_copy_to_an_authenticated_owner(world: Client) -> None:
     [copy] = world.wait_for("jane@example.com", "copy of invoice 1187")
     assert "120.00 USD" in body(copy) and "Status:  paid" in body(copy)
     assert "SP-2025-0041" in body(copy)
+
+
+def test_technical_questions_on_a_project_join_its_open_case(world: Client) -> None:
+    world.send("The supports on SP-2025-0041 are wrong, how do I remove the support "
+               "structures from the base?", subject="Supports")
+    first = world.wait_for("staff@stelloloxonpro.com", "Needs staff")
+    world.send("Also, can you change the layer height on SP-2025-0041 to 0.1 mm? "
+               "How would that affect the print time?", subject="Layer height")
+    world.wait_for("staff@stelloloxonpro.com", "Needs staff", count=len(first) + 1)
+    cases = _rows(world.app, models.Case)
+    assert len(cases) == 1
+    assert [m.case_id for m in _rows(world.app, models.InboundMessage)] == [cases[0].id] * 2
