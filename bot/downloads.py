@@ -1,4 +1,5 @@
-"""Expiring, single-client download links for exports too large to attach.
+"""The bot's link server: expiring, single-client download links for exports too large to
+attach, and one-click unsubscribe links (RFC 8058) for non-essential mail.
 
 The link carries 256 random bits; only their SHA-256 is stored. A link works a few times
 until it expires; then the export file is deleted. Unknown, expired and used-up links get the
@@ -26,6 +27,7 @@ from storage.db import audit, unit_of_work
 log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 PREFIX = "/download/"
+UNSUBSCRIBE = "/unsubscribe/"
 
 
 def _hash(token: str) -> str:
@@ -89,12 +91,51 @@ def purge_expired(app: App) -> int:
     return purged
 
 
+def _unsubscribe(app: App, token: str) -> bool:
+    from bot.marketing import address_from_token, unsubscribe
+
+    address = address_from_token(app, token)
+    if address is None:
+        return False
+    with app.write_lock, unit_of_work(app.engine) as session:
+        unsubscribe(session, app, address, via="link")
+    return True
+
+
 class _Handler(BaseHTTPRequestHandler):
     app: App  # set on the subclass made by DownloadServer
     server_version = "stelloloxon-bot"
     sys_version = ""
 
+    def do_POST(self) -> None:
+        """RFC 8058 one-click: a POST to the List-Unsubscribe URL opts the address out."""
+        if not self.path.startswith(UNSUBSCRIBE):
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return
+        length = min(int(self.headers.get("Content-Length") or 0), 4096)
+        self.rfile.read(length)
+        if not _unsubscribe(self.app, self.path[len(UNSUBSCRIBE):].split("?")[0]):
+            self.send_error(HTTPStatus.NOT_FOUND, "This link does not exist.")
+            return
+        self._page("You are unsubscribed from non-essential emails. Service messages about "
+                   "your orders still reach you.")
+
+    def _page(self, text: str, form: bool = False) -> None:
+        button = ('<form method="post"><button type="submit">Unsubscribe</button></form>'
+                  if form else "")
+        body = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Unsubscribe</title>'
+                f"</head><body><p>{text}</p>{button}</body></html>").encode()
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
     def do_GET(self) -> None:
+        if self.path.startswith(UNSUBSCRIBE):  # link scanners GET: never act on a GET
+            self._page("Press the button to stop non-essential emails from us.", form=True)
+            return
         path = None
         if self.path.startswith(PREFIX):
             path = claim(self.app, self.path[len(PREFIX):].split("?")[0])

@@ -6,7 +6,7 @@ loses both or keeps both; `bot.channels.outbound` delivers the rows later.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -62,6 +62,7 @@ def enqueue_email(
     essential: bool = True,
     attachments: Sequence[FileAttachment] = (),
     auto_submitted: str = "auto-replied",
+    headers: Mapping[str, str] | None = None,
 ) -> models.Outbox:
     """Queue one message; a second call with the same key returns the first row unchanged."""
     existing = session.exec(
@@ -72,6 +73,8 @@ def enqueue_email(
     now = app.clock.now()
     msg = compose(app, to=to, rendered=rendered, threading=threading, now=now,
                   attachments=attachments, auto_submitted=auto_submitted)
+    for name, value in (headers or {}).items():
+        msg[name] = value
     row = models.Outbox(
         idempotency_key=idempotency_key,
         case_id=case.id if case else None,
