@@ -35,6 +35,18 @@ def redact(text: str) -> str:
     return ADDRESS_RE.sub("<address>", text)
 
 
+# Messages that carry a secret (a code, a password, a download token) or a copy of the
+# client's data: once delivered (or given up on) their bytes are not kept, so the database
+# never holds a usable code or the export next to its password.
+SECRET_PURPOSES = frozenset({"verify_code", "verify_new_email", "link_code", "export_password",
+                             "export_ready", "export_link"})
+
+
+def _forget_secret(row: models.Outbox) -> None:
+    if row.purpose in SECRET_PURPOSES:
+        row.raw = b""
+
+
 class PermanentFailure(Exception):
     """The relay refused the message for good (5xx)."""
 
@@ -159,6 +171,7 @@ def _mark_sent(app: App, outbox_id: int | None) -> None:
         assert row is not None
         row.status, row.sent_at = "sent", app.clock.now()
         row.attempts += 1
+        _forget_secret(row)
         session.add(row)
         audit(session, "outbox.sent", at=row.sent_at, case_id=row.case_id,
               outbox_id=row.id, purpose=row.purpose)
@@ -174,6 +187,7 @@ def _record_failure(app: App, outbox_id: int | None, error: str, *, permanent: b
         row.last_error = error
         if permanent or row.attempts >= settings.outbox_max_attempts:
             row.status = "dead"
+            _forget_secret(row)
         else:
             delay = settings.outbox_backoff_seconds * 2 ** (row.attempts - 1)
             row.next_attempt_at = app.clock.now() + timedelta(seconds=delay)

@@ -137,3 +137,15 @@ def test_staff_command_needs_authentication_when_trusted_servers_are_set(make_ap
     assert [c.due_at.day for c in _cases(app)] == [25]
     _inject(app, signed)
     assert [c.due_at.day for c in _cases(app)] == [14]  # 2026-12-25 + 20 days
+
+
+def test_codes_and_passwords_are_not_kept_once_delivered(app: App) -> None:
+    seed_demo(app)
+    _inject(app, make_mail("Please send me a copy of all my data."))
+    [code_row] = _outbox(app, "verify_code")
+    assert b"verification" in code_row.raw  # pending: needed for the (re)send
+    deliver_due(app, DirectoryTransport(app.settings.outbox_path))
+    [code_row] = _outbox(app, "verify_code")
+    [ack] = _outbox(app, "ack")
+    assert code_row.status == "sent" and code_row.raw == b""
+    assert ack.raw != b""  # ordinary replies stay until retention
