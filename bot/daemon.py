@@ -13,6 +13,7 @@ from bot.channels.outbound import deliver_due, make_transport
 from bot.channels.smtp import bound_port, start_smtp_server
 from bot.context import App
 from bot.downloads import DownloadServer
+from bot.logsafe import log_failure
 from bot.pipeline import process_inbound, process_pending
 from bot.scheduler import start_scheduler, stop_scheduler
 
@@ -120,8 +121,8 @@ class Daemon:
         while True:
             try:
                 await asyncio.to_thread(deliver_due, self.app, transport)
-            except Exception:  # a database hiccup must not kill delivery for good
-                log.exception("outbox delivery round failed")
+            except Exception as exc:  # a database hiccup must not kill delivery for good
+                log_failure(log, "outbox delivery round failed", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._outbox_wake.wait(),
                                        self.app.settings.outbox_poll_seconds)

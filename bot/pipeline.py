@@ -18,6 +18,7 @@ from bot.context import App
 from bot.conversation import find_case
 from bot.identity import channel_of
 from bot.incoming import Incoming, reply_to
+from bot.logsafe import log_failure
 from bot.mime import MessageParseError, ParsedMessage, parse_message
 from bot.staff import escalate, notify_quarantine
 from bot.staff_commands import handle_staff_mail, is_staff
@@ -43,7 +44,7 @@ def process_inbound(app: App, inbound_id: int) -> str:
             _handle(session, app, row)
             status = row.status
     except Exception as exc:  # a bug must not block the mailbox: shunt for staff
-        log.exception("inbound %s failed; quarantined", inbound_id)
+        log_failure(log, "inbound %s failed; quarantined", exc, inbound_id)
         return _shunt(app, inbound_id, f"internal error: {type(exc).__name__}")
     log.info("inbound %s -> %s", inbound_id, status)
     return status

@@ -22,7 +22,6 @@ Restarts:
 from __future__ import annotations
 
 import logging
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
@@ -39,6 +38,7 @@ from bot.config import Settings
 from bot.context import App
 from bot.deadlines import run_deadlines, send_digest
 from bot.downloads import purge_expired
+from bot.logsafe import log_failure
 from bot.privacy import run_due_deletions
 from bot.retention import sweep
 from storage.db import unit_of_work
@@ -93,9 +93,7 @@ def _guarded(name: str, key: str, work: Callable[[App], Any]) -> None:
     try:
         work(registered_app(key))
     except Exception as exc:
-        frame = traceback.extract_tb(exc.__traceback__)[-1]
-        log.error("job %s failed: %s at %s:%s", name, type(exc).__name__, frame.filename,
-                  frame.lineno)
+        log_failure(log, "job %s failed", exc, name)
 
 
 # --------------------------------------------------------------------------- setup

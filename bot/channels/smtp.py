@@ -11,6 +11,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from bot.context import App
 from bot.intake import store_raw
+from bot.logsafe import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,9 @@ class InboundHandler:
         try:
             inbound_id, _ = await asyncio.to_thread(store_raw, self.app, "smtp", raw,
                                                     sender=sender)
-        except Exception:
-            log.exception("could not store inbound SMTP message; asking the sender to retry")
+        except Exception as exc:
+            log_failure(log, "could not store an inbound SMTP message; sender asked to retry",
+                        exc)
             return "451 4.3.0 Temporary failure, please try again later"
         self.on_stored(inbound_id)
         return "250 2.0.0 Message accepted"

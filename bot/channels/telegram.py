@@ -14,7 +14,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +45,7 @@ from bot.channels.telegram_adapter import (
 from bot.context import App
 from bot.identity import chat_address, chat_target
 from bot.intake import store_raw
+from bot.logsafe import log_failure
 from storage import models
 from storage.db import audit, unit_of_work
 
@@ -152,8 +152,8 @@ class TelegramChannel:
             await asyncio.sleep(SWEEP_SECONDS)
             try:
                 await asyncio.to_thread(link.sweep_expired, self.app)
-            except Exception:
-                log.exception("sweeping expired chat links failed")
+            except Exception as exc:
+                log_failure(log, "sweeping expired chat links failed", exc)
 
     # ------------------------------------------------------------------ dispatch
 
@@ -184,8 +184,8 @@ class TelegramChannel:
 
     async def _on_error(self, update: object, context: Context) -> None:
         error = context.error
-        frames = "".join(traceback.format_tb(error.__traceback__)) if error else ""
-        log.error("telegram update failed: %s\n%s", type(error).__name__, frames)
+        if error is not None:
+            log_failure(log, "telegram update failed", error)
 
     # ------------------------------------------------------------------ clients
 
@@ -228,8 +228,8 @@ class TelegramChannel:
         try:
             inbound_id = await asyncio.to_thread(store_chat_message, self.app, update_id,
                                                  chat_message)
-        except Exception:
-            log.exception("could not store Telegram update %s", update_id)
+        except Exception as exc:
+            log_failure(log, "could not store Telegram update %s", exc, update_id)
             await self.say(chat_id, self.text("notice", outcome="try_again"))
             return
         self.on_stored(inbound_id)
