@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     smtp_port: int = 2525
     smtp_max_message_bytes: int = 25 * 1024 * 1024
     max_attachment_bytes: int = 20 * 1024 * 1024
+    spool_threshold_bytes: int = 5 * 1024 * 1024  # larger mail is kept as a file, streamed
 
     imap_host: str | None = None
     imap_port: int = 993

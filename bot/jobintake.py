@@ -18,6 +18,7 @@ import io
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from sqlmodel import Session, col, select
 
@@ -124,6 +125,8 @@ def collect(app: App, attachments: Iterable[Attachment], limits: IntakeLimits) -
             result.rejected.append(Rejected(name, _too_large(app, attachment, limits)))
         elif meshcheck.extension(name) == "zip":
             _collect_zip(app, attachment, limits, result)
+        elif attachment.stored is not None:  # spooled mail: already streamed into the store
+            result.stored.append((name, attachment.stored))
         else:
             _store(app, name, [attachment.data], limits.file_bytes, result)
     return result
@@ -151,7 +154,13 @@ def _store(app: App, name: str, chunks: Iterable[bytes], limit: int, result: Col
 
 def _collect_zip(app: App, attachment: Attachment, limits: IntakeLimits,
                  result: Collected) -> None:
-    handle = io.BytesIO(attachment.data)
+    with (app.files.path(attachment.stored.key).open("rb") if attachment.stored is not None
+          else io.BytesIO(attachment.data)) as handle:
+        _collect_members(app, attachment, handle, limits, result)
+
+
+def _collect_members(app: App, attachment: Attachment, handle: BinaryIO,
+                     limits: IntakeLimits, result: Collected) -> None:
     try:
         members = ziputil.members(handle, limits.zip)
     except ziputil.UnsafeArchive as exc:
@@ -170,7 +179,7 @@ def _collect_zip(app: App, attachment: Attachment, limits: IntakeLimits,
             _store_member(app, handle, member, label, limits, result)
 
 
-def _store_member(app: App, handle: io.BytesIO, member: ziputil.Member, label: str,
+def _store_member(app: App, handle: BinaryIO, member: ziputil.Member, label: str,
                   limits: IntakeLimits, result: Collected) -> None:
     try:
         _store(app, member.name, ziputil.read_member(handle, member.info, limits.file_bytes),

@@ -23,6 +23,8 @@ from pathlib import PurePosixPath
 from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, Tag
 from bs4 import ProcessingInstruction as _PI
 
+from storage.files import StoredFile
+
 __all__ = [
     "Attachment",
     "MessageParseError",
@@ -79,6 +81,7 @@ class Attachment:
     size: int
     data: bytes
     too_large: bool = False
+    stored: StoredFile | None = None  # large attachments of spooled mail: already in the store
 
 
 @dataclass
@@ -319,7 +322,7 @@ def _embedded_bytes(part: Message) -> bytes:
     return payload if isinstance(payload, bytes) else b""
 
 
-def _sanitise_filename(name: str | None, index: int) -> str:
+def safe_filename(name: str | None, index: int) -> str:
     """Basename only, no control/format characters, at most 200 characters."""
     cleaned = "".join(ch for ch in (name or "") if unicodedata.category(ch)[0] != "C").replace(
         "\\", "/"
@@ -340,7 +343,7 @@ def _add_attachment(
     walk: _Walk, name: str | None, ctype: str, data: bytes, default: str | None = None
 ) -> None:
     index = len(walk.attachments) + 1
-    filename = _sanitise_filename(name, index) if name or not default else default
+    filename = safe_filename(name, index) if name or not default else default
     limit = walk.max_attachment_bytes
     if limit is not None and len(data) > limit:
         walk.defects.append(f"attachment {filename} too large ({len(data)} bytes)")

@@ -20,6 +20,7 @@ from bot.identity import channel_of
 from bot.incoming import Incoming, reply_to
 from bot.logsafe import log_failure
 from bot.mime import MessageParseError, ParsedMessage, parse_message
+from bot.mime_stream import parse_spooled
 from bot.staff import escalate, notify_quarantine
 from bot.staff_commands import handle_staff_mail, is_staff
 from bot.understand import PRIVACY_INTENTS, Understanding, understand
@@ -86,7 +87,7 @@ def _quarantine(session: Session, app: App, row: models.InboundMessage, reason: 
 
 def _handle(session: Session, app: App, row: models.InboundMessage) -> None:
     try:
-        parsed = parse_message(row.raw, max_attachment_bytes=app.settings.max_attachment_bytes)
+        parsed = _parse(app, row)
     except MessageParseError as exc:
         _quarantine(session, app, row, f"unparseable: {exc.reason}")
         return
@@ -106,6 +107,13 @@ def _handle(session: Session, app: App, row: models.InboundMessage) -> None:
         _finish(session, app, row, "processed")
     else:
         _new_request(session, app, incoming)
+
+
+def _parse(app: App, row: models.InboundMessage) -> ParsedMessage:
+    limit = app.settings.max_attachment_bytes
+    if row.raw_key:  # large mail: attachments stream into the file store
+        return parse_spooled(app.files.path(row.raw_key), app.files, max_attachment_bytes=limit)
+    return parse_message(row.raw, max_attachment_bytes=limit)
 
 
 def _filtered(session: Session, app: App, row: models.InboundMessage,

@@ -420,8 +420,14 @@ def _erase_stored_mail(session: Session, app: App, case: models.Case,
 
     The rows stay (ids, dates, statuses) so the audit trail still adds up.
     """
+    spooled = session.exec(select(models.InboundMessage.raw_key).where(
+        col(models.InboundMessage.sender).in_(addresses),
+        col(models.InboundMessage.raw_key).is_not(None))).all()
+    for key in spooled:
+        app.files.delete(key)  # type: ignore[arg-type]
     inbound = update(models.InboundMessage).where(
-        col(models.InboundMessage.sender).in_(addresses)).values(raw=b"", reason="erased")
+        col(models.InboundMessage.sender).in_(addresses)).values(raw=b"", raw_key=None,
+                                                                 reason="erased")
     outbound = update(models.Outbox).where(
         col(models.Outbox.to_addr).in_(addresses),
         models.Outbox.status != "pending").values(raw=b"")

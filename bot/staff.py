@@ -15,8 +15,15 @@ from storage import models
 from storage.db import audit
 
 
-def _original(raw: bytes) -> FileAttachment:
-    return FileAttachment(filename="original.eml", data=raw, content_type="message/rfc822")
+def _original(inbound: models.InboundMessage) -> FileAttachment:
+    """The message as it arrived; a spooled (large) one is named, not attached whole."""
+    if inbound.raw_key:
+        note = (f"The original message #{inbound.id} is {inbound.sha256[:12]}… in the file "
+                f"store ({inbound.raw_key}); it was too large to forward.\n").encode()
+        return FileAttachment(filename="original-too-large.txt", data=note,
+                              content_type="text/plain")
+    return FileAttachment(filename="original.eml", data=inbound.raw,
+                          content_type="message/rfc822")
 
 
 def escalate(
@@ -45,7 +52,7 @@ def escalate(
     enqueue_email(
         session, app, to=app.settings.staff_address, rendered=rendered,
         purpose="staff_escalation", idempotency_key=f"staff:{case.id}:{inbound.id}",
-        case=case, attachments=[_original(inbound.raw)], auto_submitted="auto-generated",
+        case=case, attachments=[_original(inbound)], auto_submitted="auto-generated",
     )
     if app.settings.telegram_staff_chat_id is not None:  # mirrored with Approve/Deny buttons
         enqueue_email(
@@ -66,7 +73,7 @@ def notify_quarantine(session: Session, app: App, inbound: models.InboundMessage
     enqueue_email(
         session, app, to=app.settings.staff_address, rendered=rendered,
         purpose="staff_quarantine", idempotency_key=f"quarantine:{inbound.id}",
-        attachments=[_original(inbound.raw)], auto_submitted="auto-generated",
+        attachments=[_original(inbound)], auto_submitted="auto-generated",
     )
 
 

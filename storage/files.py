@@ -45,28 +45,19 @@ class FileStore:
 
     def put_stream(self, chunks: Iterable[bytes], *, limit: int | None = None) -> StoredFile:
         """Store a stream; raises FileTooLarge (keeping nothing) past `limit` bytes."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        digest, size = hashlib.sha256(), 0
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
+        writer = self.writer(limit=limit)
         try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    size += len(chunk)
-                    if limit is not None and size > limit:
-                        raise FileTooLarge(f"over {limit} bytes")
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            key = self.key_for(digest.hexdigest())
-            final = self.path(key)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final)
-            os.chmod(final, 0o640)
+            for chunk in chunks:
+                writer.write(chunk)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            writer.abort()
             raise
-        return StoredFile(sha256=digest.hexdigest(), size=size, key=key)
+        return writer.commit()
+
+    def writer(self, *, limit: int | None = None) -> IncomingFile:
+        """A file written piece by piece (push style), committed under its hash at the end."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return IncomingFile(self, limit)
 
     def open_chunks(self, key: str) -> Iterator[bytes]:
         with self.path(key).open("rb") as handle:
@@ -92,3 +83,38 @@ class FileStore:
             os.fsync(handle.fileno())
         target.unlink()
         return True
+
+
+class IncomingFile:
+    """A file being written into the store; nothing is visible until commit()."""
+
+    def __init__(self, store: FileStore, limit: int | None) -> None:
+        self.store, self.limit = store, limit
+        self.digest, self.size = hashlib.sha256(), 0
+        fd, self.tmp = tempfile.mkstemp(dir=store.root, prefix=".incoming-")
+        self.handle = os.fdopen(fd, "wb")
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.limit is not None and self.size > self.limit:
+            self.abort()
+            raise FileTooLarge(f"over {self.limit} bytes")
+        self.digest.update(chunk)
+        self.handle.write(chunk)
+
+    def commit(self) -> StoredFile:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        key = self.store.key_for(self.digest.hexdigest())
+        final = self.store.path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.tmp, final)
+        os.chmod(final, 0o640)
+        return StoredFile(sha256=self.digest.hexdigest(), size=self.size, key=key)
+
+    def abort(self) -> None:
+        if not self.handle.closed:
+            self.handle.close()
+        Path(self.tmp).unlink(missing_ok=True)
+

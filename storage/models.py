@@ -145,6 +145,7 @@ class InboundMessage(SQLModel, table=True):
     message_id: str | None = Field(default=None, index=True)
     sha256: str
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    raw_key: str | None = None  # large mail: the raw bytes are in the file store, raw is b""
     received_at: datetime
     # new -> processed | robot | quarantined | duplicate | backlog | ignored
     status: str = Field(default="new", index=True)

@@ -26,15 +26,17 @@ from tenacity import (
 )
 
 from bot.context import App
-from bot.intake import store_raw
+from bot.intake import store_raw, store_spooled
 from bot.pipeline import process_inbound
 from bot.staff import notify_backlog
 from storage import models
 from storage.db import audit, unit_of_work
+from storage.files import StoredFile
 
 log = logging.getLogger(__name__)
 
 PROCESSED_FLAG = b"$StelloloxonProcessed"
+FETCH_CHUNK = 1024 * 1024
 RECOVERABLE = (IMAPClientError, OSError, socket.timeout, ssl.SSLError, EOFError)
 HEALTHY_SECONDS = 60.0
 
@@ -204,11 +206,19 @@ class ImapWatcher:
         return len(uids)
 
     def _handle_uid(self, client: IMAPClient, uidvalidity: int, uid: int) -> None:
-        raw = _fetch(client, uid)
-        if raw is None:  # expunged meanwhile
+        key = self._source_key(uidvalidity, uid)
+        size = _size(client, uid)
+        if size is None:  # expunged meanwhile
             return
-        inbound_id, _ = store_raw(self.app, "imap", raw,
-                                  source_key=self._source_key(uidvalidity, uid))
+        if size > self.app.settings.spool_threshold_bytes:  # large: fetched in pieces
+            inbound_id, _ = store_spooled(self.app, "imap", _fetch_to_store(self.app, client,
+                                                                             uid, size),
+                                          source_key=key)
+        else:
+            raw = _fetch(client, uid)
+            if raw is None:
+                return
+            inbound_id, _ = store_raw(self.app, "imap", raw, source_key=key)
         process_inbound(self.app, inbound_id)
         self._mark_handled(client, uid)
         self.on_processed()
@@ -239,6 +249,24 @@ def _move(client: IMAPClient, uid: int, folder: str) -> None:
         client.uid_expunge([uid])
     else:
         client.expunge()
+
+
+def _size(client: IMAPClient, uid: int) -> int | None:
+    item = client.fetch([uid], ["RFC822.SIZE"]).get(uid)
+    return int(item[b"RFC822.SIZE"]) if item else None
+
+
+def _fetch_to_store(app: App, client: IMAPClient, uid: int, size: int) -> StoredFile:
+    """Fetch a large message in partial ranges straight into the file store (flat memory)."""
+    writer = app.files.writer()
+    try:
+        for offset in range(0, size, FETCH_CHUNK):
+            item = client.fetch([uid], [f"BODY.PEEK[]<{offset}.{FETCH_CHUNK}>"]).get(uid, {})
+            writer.write(bytes(item.get(f"BODY[]<{offset}>".encode()) or b""))
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.commit()
 
 
 def _fetch(client: IMAPClient, uid: int) -> bytes | None:

@@ -80,3 +80,26 @@ def test_polling_fallback_and_move_to_processed_folder(
 def _state_exists(app: App) -> bool:
     with unit_of_work(app.engine) as session:
         return session.exec(select(models.MailboxState)).first() is not None
+
+
+def test_large_mail_is_fetched_in_pieces_into_the_store(
+    make_app: Callable[..., App], run_daemon: Callable, dovecot: DovecotServer, imap_user: str
+) -> None:
+    from email.message import EmailMessage
+
+    app = _imap_app(make_app, dovecot, imap_user, spool_threshold_bytes=200_000)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "jane@example.com", "info@x.com", "Big"
+    msg["Message-ID"] = "<big-imap@example.com>"
+    msg.set_content("Please find my data request attached. Send me a copy of my data.")
+    msg.add_attachment(bytes(range(256)) * 12_000, maintype="application",
+                       subtype="octet-stream", filename="blob.bin")  # ~3 MB in the mailbox
+    with run_daemon(app):
+        wait_until(lambda: _state_exists(app))
+        dovecot.deliver(imap_user, msg.as_bytes())
+        [delivered] = dovecot.messages(imap_user)
+        reply = wait_until(lambda: outbox_messages(app))[0]
+    assert reply["In-Reply-To"] == "<big-imap@example.com>"
+    [row] = _inbound(app)
+    assert row.raw == b"" and row.raw_key is not None
+    assert app.files.path(row.raw_key).read_bytes() == delivered

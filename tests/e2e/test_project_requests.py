@@ -170,3 +170,24 @@ def test_technical_questions_on_a_project_join_its_open_case(world: Client) -> N
     cases = _rows(world.app, models.Case)
     assert len(cases) == 1
     assert [m.case_id for m in _rows(world.app, models.InboundMessage)] == [cases[0].id] * 2
+
+
+def test_large_job_mail_is_spooled_and_streamed_into_the_store(
+    make_app: Callable[..., App], run_daemon: Callable
+) -> None:
+    import trimesh as tm
+
+    app = make_app(spool_threshold_bytes=100_000)  # this mail is ~1 MB: spooled
+    seed_demo(app)
+    mesh = tm.creation.icosphere(subdivisions=5, radius=30.0)  # 20,480 faces, ~1 MB binary STL
+    data = stl(mesh)
+    with run_daemon(app) as daemon:
+        client = Client(app, daemon.smtp_port)
+        client.send("New job: please prepare this sphere for 3D printing in PLA.",
+                    subject="New job", files={"sphere.stl": data})
+        [receipt] = client.wait_for("jane@example.com", "received as SP-2026-0001")
+    assert "Triangles:  20,480" in body(receipt) and "Watertight: yes" in body(receipt)
+    [inbound] = _rows(app, models.InboundMessage)
+    assert inbound.raw == b"" and inbound.raw_key and app.files.exists(inbound.raw_key)
+    [model] = [f for f in _rows(app, models.ModelFile) if f.filename == "sphere.stl"]
+    assert app.files.path(model.storage_key).read_bytes() == data
