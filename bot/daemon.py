@@ -16,6 +16,7 @@ from bot.downloads import DownloadServer
 from bot.logsafe import log_failure
 from bot.pipeline import process_inbound, process_pending
 from bot.scheduler import start_scheduler, stop_scheduler
+from bot.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ class Daemon:
         self._stop = asyncio.Event()
         self._queue: asyncio.Queue[int] = asyncio.Queue()
         self._outbox_wake = asyncio.Event()
+        self._spool_wake = asyncio.Event()
+        self.spool = Spool(app.settings.data_dir / "spool")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._imap: ImapWatcher | None = None
         self._downloads: DownloadServer | None = None
@@ -50,6 +53,7 @@ class Daemon:
         self._install_signal_handlers()
         await asyncio.to_thread(process_pending, self.app)  # finish what a crash left
         workers = [asyncio.create_task(self._inbound_worker(), name="inbound"),
+                   asyncio.create_task(self._spool_worker(), name="spool"),
                    asyncio.create_task(self._outbox_worker(), name="outbox")]
         server = await self._start_smtp()
         self._start_imap()
@@ -81,7 +85,7 @@ class Daemon:
     async def _start_smtp(self) -> asyncio.Server | None:
         if not self.app.settings.smtp_enabled:
             return None
-        server = await start_smtp_server(self.app, self._queue.put_nowait)
+        server = await start_smtp_server(self.app, self.spool, self._spool_wake.set)
         self.smtp_port = bound_port(server)
         return server
 
@@ -107,6 +111,22 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         log.info("daemon stopped")
+
+    async def _spool_worker(self) -> None:
+        """Import spooled SMTP mail (also what a crash left) and queue it for handling."""
+        loop = asyncio.get_running_loop()
+
+        def enqueue(inbound_id: int) -> None:
+            loop.call_soon_threadsafe(self._queue.put_nowait, inbound_id)
+
+        while True:
+            self._spool_wake.clear()
+            try:
+                await asyncio.to_thread(self.spool.drain, self.app, enqueue)
+            except Exception as exc:  # the files stay; the next round retries them
+                log_failure(log, "importing spooled mail failed", exc)
+                await asyncio.sleep(1)
+            await self._spool_wake.wait()
 
     async def _inbound_worker(self) -> None:
         while True:
