@@ -23,6 +23,11 @@ def due_date(app: App, received_at: datetime) -> datetime:
     return received_at + timedelta(days=app.settings.response_days)
 
 
+def case_by_ref(session: Session, ref: str) -> models.Case | None:
+    """The case with this reference (as clients and staff type it, any case)."""
+    return session.exec(select(models.Case).where(models.Case.ref == ref.upper())).first()
+
+
 def client_for_address(session: Session, address: str) -> models.Client | None:
     query = (
         select(models.Client)

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import col, select
 
-from bot.cases import OPEN_STATUSES, days_left
+from bot.cases import OPEN_STATUSES, case_by_ref, days_left
 from bot.channels.imap import ImapConfigError, check_imap
 from bot.channels.outbound import deliver_due, make_transport
 from bot.config import Settings
@@ -147,8 +147,7 @@ def show(case_ref: str) -> None:
     """One case: its details, messages and audit trail."""
     app = _app()
     with unit_of_work(app.engine) as session:
-        query = select(models.Case).where(models.Case.ref == case_ref.upper())
-        case = session.exec(query).first()
+        case = case_by_ref(session, case_ref)
         if case is None:
             _fail(f"no case {case_ref}")
             return
@@ -326,8 +325,7 @@ def _staff_action(case_ref: str, verb: str, rest: str) -> None:
 
     app = _app()
     with app.write_lock, unit_of_work(app.engine) as session:
-        query = select(models.Case).where(models.Case.ref == case_ref.upper())
-        case = session.exec(query).first()
+        case = case_by_ref(session, case_ref)
         if case is None:
             _fail(f"no case {case_ref}")
             return

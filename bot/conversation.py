@@ -11,6 +11,7 @@ import re
 
 from sqlmodel import Session, select
 
+from bot.cases import case_by_ref
 from bot.mime import ParsedMessage
 from storage import models
 
@@ -25,7 +26,7 @@ def find_case(session: Session, parsed: ParsedMessage, prefix: str) -> models.Ca
         if _may_reply(session, case, parsed.from_addr):
             return case
     for ref in case_tag_pattern(prefix).findall(parsed.subject):
-        case = session.exec(select(models.Case).where(models.Case.ref == ref.upper())).first()
+        case = case_by_ref(session, ref)
         if case is not None and _may_reply(session, case, parsed.from_addr):
             return case
     return None

@@ -209,10 +209,8 @@ def _no_code(session: Session, app: App, incoming: Incoming, case: models.Case,
 
 
 def _attempts_left(session: Session, app: App, case: models.Case) -> int:
-    query = select(models.VerificationCode).where(
-        models.VerificationCode.case_id == case.id, models.VerificationCode.status == "active")
-    code = session.exec(query).first()
-    return app.settings.code_max_attempts - code.attempts if code else 0
+    codes = verify.active_codes(session, case.id)
+    return app.settings.code_max_attempts - codes[0].attempts if codes else 0
 
 
 _HANDLERS = {
@@ -227,11 +225,7 @@ _HANDLERS = {
 
 def _cancel(session: Session, app: App, incoming: Incoming, case: models.Case,
             why: str) -> None:
-    for code in session.exec(select(models.VerificationCode).where(
-            models.VerificationCode.case_id == case.id,
-            models.VerificationCode.status == "active")):
-        code.status = "voided"
-        session.add(code)
+    verify.void_codes(session, case.id)
     reply_to(session, app, incoming, case, "request_cancelled")
     escalate(session, app, case, reason=why, inbound=incoming.row)
     set_status(session, app, case, "closed", outcome="cancelled", why=why)

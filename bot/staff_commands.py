@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from bot.cases import set_status
+from bot.cases import case_by_ref, set_status
 from bot.context import App
 from bot.conversation import case_tag_pattern
 from bot.deadlines import ExtensionError, extend_case
@@ -63,8 +63,7 @@ def run_command(session: Session, app: App, case: models.Case, verb: str, rest: 
 
 def _tagged_case(session: Session, app: App, incoming: Incoming) -> models.Case | None:
     for ref in case_tag_pattern(app.settings.case_prefix).findall(incoming.parsed.subject):
-        query = select(models.Case).where(models.Case.ref == ref.upper())
-        if (case := session.exec(query).first()) is not None:
+        if (case := case_by_ref(session, ref)) is not None:
             return case
     return None
 

@@ -71,9 +71,7 @@ def issue_code(
 ) -> str:
     """Void the case's active codes and create a new one; returns the plain code (not stored)."""
     now = app.clock.now()
-    for old in _active_codes(session, case.id):
-        old.status = "voided"
-        session.add(old)
+    void_codes(session, case.id)
     code, salt = generate_code(), secrets.token_hex(16)
     ttl = (timedelta(hours=app.settings.code_ttl_email_hours) if channel == "email"
            else timedelta(minutes=app.settings.code_ttl_chat_minutes))
@@ -95,7 +93,14 @@ def codes_issued(session: Session, case_id: int | None) -> int:
     return int(session.exec(query).one())
 
 
-def _active_codes(session: Session, case_id: int | None) -> list[models.VerificationCode]:
+def void_codes(session: Session, case_id: int | None) -> None:
+    """Make every live code of the case unusable (a new code, a cancelled request)."""
+    for code in active_codes(session, case_id):
+        code.status = "voided"
+        session.add(code)
+
+
+def active_codes(session: Session, case_id: int | None) -> list[models.VerificationCode]:
     query = select(models.VerificationCode).where(
         models.VerificationCode.case_id == case_id, models.VerificationCode.status == "active")
     return list(session.exec(query))
@@ -113,7 +118,7 @@ def check_code(session: Session, app: App, case: models.Case, candidate: str | N
 
 def _evaluate(session: Session, app: App, case: models.Case, candidate: str | None) -> Check:
     now = app.clock.now()
-    active = _active_codes(session, case.id)
+    active = active_codes(session, case.id)
     if not active:
         return Check(_why_no_active(session, case, candidate))
     code = active[0]

@@ -186,11 +186,7 @@ def _close_open(session: Session, app: App, address: str, outcome: str) -> int:
 
 
 def _void_codes(session: Session, case: models.Case) -> None:
-    for code in session.exec(select(models.VerificationCode).where(
-            models.VerificationCode.case_id == case.id,
-            models.VerificationCode.status == "active")):
-        code.status = "voided"
-        session.add(code)
+    verify.void_codes(session, case.id)
 
 
 def sweep_expired(app: App) -> int:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import re
 
-from sqlmodel import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.cases import case_by_ref
 from bot.context import App
 from bot.staff_commands import COMMAND_RE, run_command
-from storage import models
 from storage.db import audit, unit_of_work
 
 VERBS = ("approve", "deny", "extend", "take")
@@ -65,7 +64,7 @@ def refuse(app: App, user_id: int, what: str, reason: str) -> None:
 def press(app: App, verb: str, ref: str, user_id: int) -> str:
     """Run an allowed button: Approve = APPROVE, Take = NOTE; Deny/Extend ask for a reason."""
     with app.write_lock, unit_of_work(app.engine) as session:
-        case = session.exec(select(models.Case).where(models.Case.ref == ref)).first()
+        case = case_by_ref(session, ref)
         if case is None:
             result = f"no case {ref}; nothing changed"
         elif verb in NEEDS_REASON:
@@ -87,7 +86,7 @@ def reply_command(app: App, ref: str, text: str, user_id: int) -> str | None:
         return None
     verb, rest = match.group(1).upper(), match.group(2).strip()
     with app.write_lock, unit_of_work(app.engine) as session:
-        case = session.exec(select(models.Case).where(models.Case.ref == ref)).first()
+        case = case_by_ref(session, ref)
         if case is None:
             return f"no case {ref}; nothing changed"
         result = run_command(session, app, case, verb, rest, actor(user_id))

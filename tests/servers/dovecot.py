@@ -242,10 +242,7 @@ class DovecotServer:
 
     def messages_by_uid(self, user: str, folder: str = "INBOX") -> dict[int, bytes]:
         with self.client(user) as conn:
-            if not conn.folder_exists(folder):
-                return {}
-            conn.select_folder(folder, readonly=True)
-            uids = conn.search("ALL")
+            uids = _select_all(conn, folder)
             if not uids:
                 return {}
             data = conn.fetch(uids, ["BODY.PEEK[]"])
@@ -254,13 +251,8 @@ class DovecotServer:
     def flags(self, user: str, folder: str = "INBOX") -> dict[int, tuple[bytes, ...]]:
         """{UID: flags} for *folder*, e.g. ``{1: (b'\\\\Seen',)}``."""
         with self.client(user) as conn:
-            if not conn.folder_exists(folder):
-                return {}
-            conn.select_folder(folder, readonly=True)
-            uids = conn.search("ALL")
-            if not uids:
-                return {}
-            return dict(sorted(conn.get_flags(uids).items()))
+            uids = _select_all(conn, folder)
+            return dict(sorted(conn.get_flags(uids).items())) if uids else {}
 
     def folders(self, user: str) -> list[str]:
         """Names of all of *user*'s folders (INBOX included)."""
@@ -411,3 +403,11 @@ class DovecotServer:
 
     def is_running(self) -> bool:
         return self.pid is not None and pid_alive(self.pid) and port_open(self.host, self.port)
+
+
+def _select_all(conn: IMAPClient, folder: str) -> list[int]:
+    """Select *folder* read-only and return all its UIDs ([] if it does not exist)."""
+    if not conn.folder_exists(folder):
+        return []
+    conn.select_folder(folder, readonly=True)
+    return list(conn.search("ALL"))
