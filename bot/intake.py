@@ -10,7 +10,8 @@ from email import policy
 from email.parser import BytesHeaderParser
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select, update
 
 from bot.context import App
 from storage import models
@@ -109,3 +110,16 @@ def peek_message_id(raw: bytes) -> str | None:
         return None
     value = str(value).strip()
     return value[:998] or None
+
+
+def forget_raw(session: Session, app: App, where: ColumnElement[bool], **values: object) -> int:
+    """Empty the raw bytes of the matching inbound rows (erasure, retention), deleting the
+    file of spooled large mail too; `values` sets further columns. Returns files deleted."""
+    inbound = models.InboundMessage
+    keys = session.exec(select(inbound.raw_key).where(
+        where, col(inbound.raw_key).is_not(None))).all()
+    deleted = sum(int(app.files.delete(key)) for key in keys if key)
+    session.exec(update(inbound).where(where).values(raw=b"", raw_key=None, **values)
+                 .execution_options(synchronize_session=False))
+    return deleted
+

@@ -20,6 +20,7 @@ from bot.cases import set_status
 from bot.context import App
 from bot.identity import is_chat_address
 from bot.incoming import Incoming, reply_to
+from bot.intake import forget_raw
 from bot.outbox import FileAttachment, send_template
 from bot.rights.correction import apply_corrections
 from bot.rights.deletion import (
@@ -414,18 +415,12 @@ def _erase_stored_mail(session: Session, app: App, case: models.Case,
 
     The rows stay (ids, dates, statuses) so the audit trail still adds up.
     """
-    spooled = session.exec(select(models.InboundMessage.raw_key).where(
-        col(models.InboundMessage.sender).in_(addresses),
-        col(models.InboundMessage.raw_key).is_not(None))).all()
-    for key in spooled:
-        app.files.delete(key)  # type: ignore[arg-type]
-    inbound = update(models.InboundMessage).where(
-        col(models.InboundMessage.sender).in_(addresses)).values(raw=b"", raw_key=None,
-                                                                 reason="erased")
+    from_client = col(models.InboundMessage.sender).in_(addresses)
+    erased_in = len(session.exec(select(models.InboundMessage.id).where(from_client)).all())
+    forget_raw(session, app, from_client, reason="erased")
     outbound = update(models.Outbox).where(
         col(models.Outbox.to_addr).in_(addresses),
         models.Outbox.status != "pending").values(raw=b"")
-    erased_in = session.exec(inbound).rowcount  # type: ignore[call-overload]
     erased_out = session.exec(outbound).rowcount  # type: ignore[call-overload]
     audit(session, "deletion.stored_mail", at=app.clock.now(), actor="scheduler",
           case_id=case.id, client_id=case.client_id, inbound=erased_in, outbound=erased_out)

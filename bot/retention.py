@@ -47,6 +47,7 @@ from sqlalchemy.sql.selectable import CompoundSelect
 from sqlmodel import Session, SQLModel, col, select
 
 from bot.context import App
+from bot.intake import forget_raw
 from bot.rights.deletion import address_hash
 from storage import models
 from storage.db import unit_of_work
@@ -220,14 +221,9 @@ def _delete_communications(batch: Batch) -> None:
     inbound_ids = sorted({i for i, _ in batch.extras if i is not None})
     outbox_ids = sorted({o for _, o in batch.extras if o is not None})
     no_sync = {"synchronize_session": False}
-    if inbound_ids:
-        spooled = batch.session.exec(select(inbound.raw_key).where(
-            col(inbound.id).in_(inbound_ids), col(inbound.raw_key).is_not(None))).all()
-        for key in spooled:  # large mail kept as a file goes with its row's bytes
-            batch.files_deleted += int(batch.app.files.delete(key))  # type: ignore[arg-type]
-        batch.session.exec(update(inbound).where(col(inbound.id).in_(inbound_ids))
-                           .values(raw=b"", raw_key=None, sender=None)
-                           .execution_options(**no_sync))
+    if inbound_ids:  # large mail kept as a file goes with its row's bytes
+        batch.files_deleted += forget_raw(batch.session, batch.app,
+                                          col(inbound.id).in_(inbound_ids), sender=None)
     if outbox_ids:
         batch.session.exec(update(outbox).where(col(outbox.id).in_(outbox_ids))
                            .values(raw=b"").execution_options(**no_sync))
