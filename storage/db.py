@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlmodel import Session, SQLModel, create_engine
@@ -50,8 +50,19 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create all tables (idempotent)."""
+    """Create all tables, and indexes added since an existing database was made (idempotent).
+
+    `create_all` only creates the indexes of tables it creates; an index introduced later
+    (e.g. one that keeps a per-message query from scanning a growing table) must reach
+    databases made before it too.
+    """
     SQLModel.metadata.create_all(engine)
+    existing = inspect(engine)
+    for table in SQLModel.metadata.sorted_tables:
+        have = {ix["name"] for ix in existing.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in have:
+                index.create(engine, checkfirst=True)
 
 
 def check_connection(engine: Engine) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # --------------------------------------------------------------------------- company records
@@ -164,7 +164,7 @@ class Case(SQLModel, table=True):
     intents: str = ""  # comma-separated, all intents understood
     status: str = Field(default="open", index=True)  # open, awaiting_staff, closed
     client_id: int | None = Field(default=None, foreign_key="client.id", index=True)
-    requester: str  # address (or chat id) the request came from, lower-cased
+    requester: str = Field(index=True)  # address (or chat id) it came from, lower-cased
     channel: str = "email"
     language: str = "en"
     subject: str = ""
@@ -190,6 +190,9 @@ class CaseMessageId(SQLModel, table=True):
 
 class Outbox(SQLModel, table=True):
     """A rendered outbound message; sent (or written to the outbox folder) exactly once."""
+
+    # the per-sender reply rate limit counts recent rows to one address on every message
+    __table_args__ = (Index("ix_outbox_to_addr_created_at", "to_addr", "created_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(index=True, unique=True)

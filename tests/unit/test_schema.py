@@ -1,0 +1,37 @@
+"""Schema upkeep: an index added in a later version reaches a database made before it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import inspect, text
+
+from storage.db import create_schema, make_engine
+
+
+def _index_names(engine: object, table: str) -> set[str]:
+    return {ix["name"] for ix in inspect(engine).get_indexes(table)}  # type: ignore[arg-type]
+
+
+def test_missing_index_is_created_on_an_existing_database(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    create_schema(engine)
+    with engine.begin() as conn:  # a database from before the index existed
+        conn.execute(text("DROP INDEX ix_outbox_to_addr_created_at"))
+        conn.execute(text('DROP INDEX ix_case_requester'))
+    assert "ix_outbox_to_addr_created_at" not in _index_names(engine, "outbox")
+
+    create_schema(engine)
+
+    assert "ix_outbox_to_addr_created_at" in _index_names(engine, "outbox")
+    assert "ix_case_requester" in _index_names(engine, "case")
+
+
+def test_rate_limit_query_uses_the_index(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'new.db'}")
+    create_schema(engine)
+    with engine.connect() as conn:
+        plan = conn.execute(text(
+            "EXPLAIN QUERY PLAN SELECT count(*) FROM outbox WHERE to_addr = 'a@b' "
+            "AND created_at >= '2026-01-01'")).fetchall()
+    assert "ix_outbox_to_addr_created_at" in " ".join(str(row[-1]) for row in plan)
