@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.channels.imap import ImapWatcher
 from bot.channels.outbound import deliver_due, make_transport
-from bot.channels.smtp import bound_port, start_smtp_server
+from bot.channels.smtp import ListenerConfig, SmtpListener
 from bot.context import App
 from bot.downloads import DownloadServer
 from bot.logsafe import log_failure
@@ -27,6 +27,7 @@ class Daemon:
     def __init__(self, app: App) -> None:
         self.app = app
         self.smtp_port: int | None = None
+        self.smtp_listener: SmtpListener | None = None
         self.ready = asyncio.Event()
         self._stop = asyncio.Event()
         self._queue: asyncio.Queue[int] = asyncio.Queue()
@@ -55,7 +56,7 @@ class Daemon:
         workers = [asyncio.create_task(self._inbound_worker(), name="inbound"),
                    asyncio.create_task(self._spool_worker(), name="spool"),
                    asyncio.create_task(self._outbox_worker(), name="outbox")]
-        server = await self._start_smtp()
+        smtp = await self._start_smtp()
         self._start_imap()
         await self._start_telegram()
         scheduler = await asyncio.to_thread(start_scheduler, self.app)
@@ -65,7 +66,7 @@ class Daemon:
             await self._stop.wait()
         finally:
             await asyncio.to_thread(stop_scheduler, scheduler)
-            await self._shutdown(server, workers)
+            await self._shutdown(smtp, workers)
 
     def _start_downloads(self) -> None:
         if self.app.settings.download_enabled:
@@ -82,19 +83,25 @@ class Daemon:
                                          wake=self.wake_outbox)
         await self._telegram.start()
 
-    async def _start_smtp(self) -> asyncio.Server | None:
-        if not self.app.settings.smtp_enabled:
+    async def _start_smtp(self) -> SmtpListener | None:
+        settings = self.app.settings
+        if not settings.smtp_enabled:
             return None
-        server = await start_smtp_server(self.app, self.spool, self._spool_wake.set)
-        self.smtp_port = bound_port(server)
-        return server
+        config = ListenerConfig(
+            host=settings.smtp_host, port=settings.smtp_port, spool_dir=self.spool.directory,
+            max_message_bytes=settings.smtp_max_message_bytes, hostname=settings.bot_domain,
+            accepted_domains=tuple(settings.accepted_domains), log_level=settings.log_level)
+        listener = SmtpListener(config, on_spooled=self._spool_wake.set)
+        self.smtp_port = await listener.start()
+        self.smtp_listener = listener
+        return listener
 
     def _start_imap(self) -> None:
         if self.app.settings.imap_host:
             self._imap = ImapWatcher(self.app, on_processed=self.wake_outbox)
             self._imap.start()
 
-    async def _shutdown(self, server: asyncio.Server | None,
+    async def _shutdown(self, smtp: SmtpListener | None,
                         workers: list[asyncio.Task[None]]) -> None:
         if self._downloads is not None:
             await asyncio.to_thread(self._downloads.stop)
@@ -102,9 +109,8 @@ class Daemon:
             await self._telegram.stop()
         if self._imap is not None:
             await asyncio.to_thread(self._imap.stop)
-        if server is not None:
-            server.close()
-            await server.wait_closed()
+        if smtp is not None:
+            await smtp.stop()
         for task in workers:
             task.cancel()
         for task in workers:

@@ -15,9 +15,10 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.context import App
-from bot.intake import store_raw
+if TYPE_CHECKING:  # the SMTP listener process imports this module and needs no database
+    from bot.context import App
 
 
 class Spool:
@@ -46,6 +47,8 @@ class Spool:
 
     def drain(self, app: App, on_stored: Callable[[int], None], channel: str = "smtp") -> int:
         """Import every spooled message (oldest first); returns how many were imported."""
+        from bot.intake import store_raw
+
         count = 0
         for path in self.pending():
             inbound_id, _ = store_raw(app, channel, path.read_bytes(),
