@@ -23,6 +23,7 @@ from pathlib import PurePosixPath
 from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, Tag
 from bs4 import ProcessingInstruction as _PI
 
+from bot.mailpolicy import READ_POLICY
 from storage.files import StoredFile
 
 __all__ = [
@@ -171,7 +172,7 @@ def _decode_header(name: str, raw: object, hint: str | None = None) -> str:
     """
     value = _unsurrogate(_FOLD_RE.sub("", str(raw)), hint).replace("\r", "").replace("\n", " ")
     try:
-        return str(policy.default.header_factory(name, value))
+        return str(READ_POLICY.header_factory(name, value))
     except Exception:
         pass
     try:
@@ -733,7 +734,7 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int | None = None) -> Par
     """Parse raw RFC 5322 bytes. Raises only :class:`MessageParseError`."""
     data = _check_input(raw)
     try:
-        msg = BytesParser(policy=policy.default).parsebytes(_prepare(data))
+        msg = BytesParser(policy=READ_POLICY).parsebytes(_prepare(data))
         return _build(msg, max_attachment_bytes)
     except MessageParseError:
         raise
