@@ -115,8 +115,11 @@ def find_hits(rules: Iterable[Rule], text: str, *, bonus: float = 0.0) -> list[H
     """Best non-negated occurrence of every rule that matches `text` (already lower-cased)."""
     lead_end = max(300, len(text) // 5)
     index = word_index(text)
+    present = set(index)  # a rule none of whose start prefixes occur cannot match: skip it
     hits = []
     for rule in rules:
+        if rule.prefixes is not None and rule.prefixes.isdisjoint(present):
+            continue
         best: Hit | None = None
         for m in _matches(rule, text, index):
             weight = _weigh(rule, text, m, lead_end, bonus)
