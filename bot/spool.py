@@ -13,9 +13,12 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+DRAIN_BATCH = 200  # messages per import transaction
+DRAIN_BATCH_BYTES = 32 * 1024 * 1024
 
 if TYPE_CHECKING:  # the SMTP listener process imports this module and needs no database
     from bot.context import App
@@ -46,14 +49,35 @@ class Spool:
         return sorted(p for p in self.directory.glob("*.eml") if not p.name.startswith("."))
 
     def drain(self, app: App, on_stored: Callable[[int], None], channel: str = "smtp") -> int:
-        """Import every spooled message (oldest first); returns how many were imported."""
-        from bot.intake import store_raw
-
+        """Import every spooled message (oldest first), a batch per transaction; returns how
+        many were imported. A file is removed only after its row is committed."""
         count = 0
-        for path in self.pending():
-            inbound_id, _ = store_raw(app, channel, path.read_bytes(),
-                                      source_key=f"{channel}:{path.stem}")
+        for batch in self._batches(self.pending()):
+            count += self._import(app, batch, on_stored, channel)
+        return count
+
+    @staticmethod
+    def _batches(paths: list[Path]) -> Iterator[list[Path]]:
+        batch: list[Path] = []
+        size = 0
+        for path in paths:
+            batch.append(path)
+            size += path.stat().st_size
+            if len(batch) >= DRAIN_BATCH or size >= DRAIN_BATCH_BYTES:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+    @staticmethod
+    def _import(app: App, batch: list[Path], on_stored: Callable[[int], None],
+                channel: str) -> int:
+        from bot.intake import RawMail, store_many
+
+        mails = [RawMail(path.read_bytes(), source_key=f"{channel}:{path.stem}")
+                 for path in batch]
+        results = store_many(app, channel, mails)
+        for path, (inbound_id, _) in zip(batch, results, strict=True):
             path.unlink()
             on_stored(inbound_id)
-            count += 1
-        return count
+        return len(batch)

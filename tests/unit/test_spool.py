@@ -38,3 +38,17 @@ def test_crash_between_import_and_unlink_imports_nothing_twice(app: App,
     seen: list[int] = []
     spool.drain(app, seen.append)
     assert len(_inbound(app)) == 1 and len(seen) == 1 and spool.pending() == []
+
+
+def test_drain_in_batches_keeps_order_and_imports_each_once(app: App, tmp_path: Path) -> None:
+    from bot.spool import DRAIN_BATCH
+
+    spool = Spool(tmp_path / "spool")
+    raws = [make_mail(f"message {n}") for n in range(DRAIN_BATCH + 5)]
+    for raw in raws:
+        spool.put(raw)
+    seen: list[int] = []
+    assert spool.drain(app, seen.append) == len(raws)
+    rows = _inbound(app)
+    assert [m.raw for m in sorted(rows, key=lambda r: r.id or 0)] == raws
+    assert sorted(seen) == sorted(r.id for r in rows) and spool.pending() == []
