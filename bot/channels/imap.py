@@ -2,6 +2,12 @@
 backoff. Each message is handled once, keyed by mailbox + UIDVALIDITY + UID (and Message-ID in
 the pipeline); handled mail is flagged, or moved when a processed folder is configured.
 
+New mail is ingested in batches: sizes for up to SIZE_CHUNK UIDs per FETCH, bodies of small
+mail up to BODY_CHUNK_BYTES per FETCH, one transaction per batch (`store_many`), then one
+STORE (and MOVE) for the batch, then the mailbox state. A message is flagged only after its
+row is committed, and the state moves past it only after the flag; a crash in between
+re-fetches it and its source key makes that a no-op.
+
 Runs in its own thread: imapclient is blocking.
 """
 
@@ -12,7 +18,8 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
@@ -26,7 +33,7 @@ from tenacity import (
 )
 
 from bot.context import App
-from bot.intake import store_raw, store_spooled
+from bot.intake import RawMail, store_many
 from bot.pipeline import process_inbound
 from bot.staff import notify_backlog
 from storage import models
@@ -36,7 +43,9 @@ from storage.files import StoredFile
 log = logging.getLogger(__name__)
 
 PROCESSED_FLAG = b"$StelloloxonProcessed"
-FETCH_CHUNK = 1024 * 1024
+FETCH_CHUNK = 1024 * 1024  # bytes per partial FETCH of a large message
+SIZE_CHUNK = 200  # UIDs per FETCH RFC822.SIZE (and at most per batch)
+BODY_CHUNK_BYTES = 8 * 1024 * 1024  # bytes of small mail per FETCH BODY.PEEK[]
 RECOVERABLE = (IMAPClientError, OSError, socket.timeout, ssl.SSLError, EOFError)
 HEALTHY_SECONDS = 60.0
 
@@ -66,10 +75,22 @@ def check_imap(app: App) -> None:
         ) from None
 
 
+class _Stored(NamedTuple):
+    uid: int
+    inbound_id: int
+    created: bool
+
+
 class ImapWatcher:
-    def __init__(self, app: App, on_processed: Callable[[], None] = lambda: None) -> None:
+    """Watch the mailbox. With `on_stored`, each newly stored inbound id is handed to it (from
+    this thread) and the caller processes it; without, the watcher runs the pipeline itself
+    and calls `on_processed` after each message."""
+
+    def __init__(self, app: App, on_processed: Callable[[], None] = lambda: None,
+                 on_stored: Callable[[int], None] | None = None) -> None:
         self.app = app
         self.on_processed = on_processed
+        self.on_stored = on_stored
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
         self.key = f"{app.settings.imap_user}@{app.settings.imap_host}/{app.settings.imap_mailbox}"
@@ -177,13 +198,13 @@ class ImapWatcher:
             session.add(state)
 
     def _file_backlog(self, client: IMAPClient, uidvalidity: int) -> None:
-        """First start on a mailbox with mail in it: store it all, answer none, tell staff."""
+        """First start on a mailbox with mail in it: store it all, answer none, tell staff.
+
+        The state is saved only at the end: a crash midway files the backlog again (the
+        source keys make that a no-op) rather than answering the rest as new mail."""
         uids = sorted(client.search(["NOT", "DELETED"]))
-        for uid in uids:
-            raw = _fetch(client, uid)
-            if raw is not None:
-                store_raw(self.app, "imap", raw, source_key=self._source_key(uidvalidity, uid),
-                          status="backlog")
+        for batch in self._batches(client, uids):
+            self._store_batch(client, uidvalidity, batch, status="backlog")
         self._save_state(uidvalidity, max(uids, default=0))
         if uids:
             with self.app.write_lock, unit_of_work(self.app.engine) as session:
@@ -196,40 +217,63 @@ class ImapWatcher:
 
     # ------------------------------------------------------------------ new mail
     def sync(self, client: IMAPClient, uidvalidity: int) -> int:
-        """Store, process and mark every message above the last handled UID."""
+        """Store, mark and hand on every message above the last handled UID, batch by batch."""
         state = self._state()
         last = state.last_uid if state else 0
         uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
-        for uid in uids:
-            self._handle_uid(client, uidvalidity, uid)
-            self._save_state(uidvalidity, uid)
+        for batch in self._batches(client, uids):
+            stored = self._store_batch(client, uidvalidity, batch, status="new")
+            try:
+                self._mark_handled(client, [s.uid for s in stored])
+                self._save_state(uidvalidity, batch[-1][0])
+            finally:  # committed rows are handed on even if marking failed (it is retried)
+                self._hand_off(stored)
         return len(uids)
 
-    def _handle_uid(self, client: IMAPClient, uidvalidity: int, uid: int) -> None:
-        key = self._source_key(uidvalidity, uid)
-        size = _size(client, uid)
-        if size is None:  # expunged meanwhile
-            return
-        if size > self.app.settings.spool_threshold_bytes:  # large: fetched in pieces
-            inbound_id, _ = store_spooled(self.app, "imap", _fetch_to_store(self.app, client,
-                                                                             uid, size),
-                                          source_key=key)
-        else:
-            raw = _fetch(client, uid)
-            if raw is None:
-                return
-            inbound_id, _ = store_raw(self.app, "imap", raw, source_key=key)
-        process_inbound(self.app, inbound_id)
-        self._mark_handled(client, uid)
-        self.on_processed()
+    def _batches(self, client: IMAPClient, uids: list[int]) -> Iterator[list[tuple[int, int]]]:
+        """(UID, size) batches in UID order: small mail together up to BODY_CHUNK_BYTES, each
+        large message alone. Expunged messages are left out."""
+        threshold = self.app.settings.spool_threshold_bytes
+        for start in range(0, len(uids), SIZE_CHUNK):
+            yield from _group(_sizes(client, uids[start:start + SIZE_CHUNK]), threshold)
 
-    def _mark_handled(self, client: IMAPClient, uid: int) -> None:
+    def _store_batch(self, client: IMAPClient, uidvalidity: int, batch: list[tuple[int, int]],
+                     *, status: str) -> list[_Stored]:
+        """Fetch the batch and commit it in one transaction."""
+        fetched = self._fetch_batch(client, batch)
+        mails = [RawMail(content, source_key=self._source_key(uidvalidity, uid), status=status)
+                 for uid, content in fetched]
+        results = store_many(self.app, "imap", mails)
+        return [_Stored(uid, inbound_id, created)
+                for (uid, _), (inbound_id, created) in zip(fetched, results, strict=True)]
+
+    def _fetch_batch(self, client: IMAPClient,
+                     batch: list[tuple[int, int]]) -> list[tuple[int, bytes | StoredFile]]:
+        [(uid, size), *_] = batch
+        if size > self.app.settings.spool_threshold_bytes:  # large: fetched in pieces
+            return [(uid, _fetch_to_store(self.app, client, uid, size))]
+        return _fetch_many(client, [uid for uid, _ in batch])
+
+    def _hand_off(self, stored: list[_Stored]) -> None:
+        if self.on_stored is not None:
+            for item in stored:
+                if item.created:
+                    self.on_stored(item.inbound_id)
+            return
+        for item in stored:  # a row re-fetched while still "new" is processed too
+            process_inbound(self.app, item.inbound_id)
+            self.on_processed()
+
+    def _mark_handled(self, client: IMAPClient, uids: list[int]) -> None:
+        """Flag the messages (one UID STORE), then move them if a processed folder is set."""
+        if not uids:
+            return
         folder = self.app.settings.imap_processed_folder
-        client.add_flags([uid], [b"\\Seen", PROCESSED_FLAG])
+        client.add_flags(uids, [b"\\Seen", PROCESSED_FLAG], silent=True)
         if folder:
             if not client.folder_exists(folder):
                 client.create_folder(folder)
-            _move(client, uid, folder)
+            _move(client, uids, folder)
 
 
 def _log_retry(state: RetryCallState) -> None:
@@ -238,22 +282,45 @@ def _log_retry(state: RetryCallState) -> None:
                 type(error).__name__)
 
 
-def _move(client: IMAPClient, uid: int, folder: str) -> None:
-    """MOVE (RFC 6851) where the server has it; else copy, flag deleted, expunge that UID."""
+def _move(client: IMAPClient, uids: list[int], folder: str) -> None:
+    """MOVE (RFC 6851) where the server has it; else copy, flag deleted, expunge those UIDs."""
     if client.has_capability("MOVE"):
-        client.move([uid], folder)
+        client.move(uids, folder)
         return
-    client.copy([uid], folder)
-    client.delete_messages([uid])
+    client.copy(uids, folder)
+    client.delete_messages(uids, silent=True)
     if client.has_capability("UIDPLUS"):
-        client.uid_expunge([uid])
+        client.uid_expunge(uids)
     else:
         client.expunge()
 
 
-def _size(client: IMAPClient, uid: int) -> int | None:
-    item = client.fetch([uid], ["RFC822.SIZE"]).get(uid)
-    return int(item[b"RFC822.SIZE"]) if item else None
+def _sizes(client: IMAPClient, uids: list[int]) -> dict[int, int]:
+    """{UID: RFC822.SIZE} for those still in the mailbox (one FETCH)."""
+    if not uids:
+        return {}
+    wanted = set(uids)
+    data = client.fetch(uids, ["RFC822.SIZE"])
+    return {uid: int(item[b"RFC822.SIZE"]) for uid, item in data.items()
+            if uid in wanted and b"RFC822.SIZE" in item}
+
+
+def _group(sizes: dict[int, int], threshold: int) -> Iterator[list[tuple[int, int]]]:
+    """Split (UID, size) in UID order into fetch batches; a large message is a batch alone."""
+    batch: list[tuple[int, int]] = []
+    total = 0
+    for uid in sorted(sizes):
+        size = sizes[uid]
+        if batch and (size > threshold or total + size > BODY_CHUNK_BYTES):
+            yield batch
+            batch, total = [], 0
+        if size > threshold:
+            yield [(uid, size)]
+            continue
+        batch.append((uid, size))
+        total += size
+    if batch:
+        yield batch
 
 
 def _fetch_to_store(app: App, client: IMAPClient, uid: int, size: int) -> StoredFile:
@@ -269,12 +336,10 @@ def _fetch_to_store(app: App, client: IMAPClient, uid: int, size: int) -> Stored
     return writer.commit()
 
 
-def _fetch(client: IMAPClient, uid: int) -> bytes | None:
-    data = client.fetch([uid], ["BODY.PEEK[]"])
-    item = data.get(uid)
-    if not item:
-        return None
-    return bytes(item.get(b"BODY[]") or b"")
+def _fetch_many(client: IMAPClient, uids: list[int]) -> list[tuple[int, bytes]]:
+    """Whole bodies in one FETCH, in UID order; expunged messages are left out."""
+    data = client.fetch(uids, ["BODY.PEEK[]"])
+    return [(uid, bytes(data[uid].get(b"BODY[]") or b"")) for uid in uids if data.get(uid)]
 
 
 def _drain_news(client: IMAPClient) -> bool:
