@@ -73,6 +73,7 @@ def from_rfc822(raw: bytes) -> Outgoing:
     mail = BytesParser(policy=policy.default).parsebytes(raw)
     body = mail.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
     text = body.get_content() if body is not None else ""
+    text = text.replace("\r\n", "\n")  # the outbox keeps wire bytes (CRLF); chats want \n
     files = tuple(_file(part, n) for n, part in
                   enumerate(mail.iter_attachments(), start=1))  # type: ignore[attr-defined]
     return Outgoing(subject=str(mail.get("Subject", "")), text=text.strip(), files=files)

@@ -33,7 +33,7 @@ from bot.clock import FrozenClock
 from bot.context import App
 from bot.demo import seed_demo
 from bot.mime import parse_message
-from bot.outbox import FileAttachment, Threading, compose
+from bot.outbox import WIRE_POLICY, FileAttachment, Threading, compose
 from bot.replies import Rendered
 from bot.understand import understand
 from storage import models
@@ -105,7 +105,7 @@ def _outbox_raw(app: App, attachments: tuple[FileAttachment, ...] = ()) -> bytes
                         language="en")
     msg = compose(app, to="1001@telegram.invalid", rendered=rendered, threading=Threading(),
                   now=WHEN, attachments=attachments)
-    return msg.as_bytes()
+    return msg.as_bytes(policy=WIRE_POLICY)  # what the outbox row stores (CRLF)
 
 
 def test_outbox_row_becomes_plain_text_and_documents(app: App) -> None:
