@@ -98,7 +98,11 @@ class Daemon:
 
     def _start_imap(self) -> None:
         if self.app.settings.imap_host:
-            self._imap = ImapWatcher(self.app, on_processed=self.wake_outbox)
+            loop = asyncio.get_running_loop()
+            self._imap = ImapWatcher(  # stores in batches; handling happens in _inbound_worker
+                self.app, on_processed=self.wake_outbox,
+                on_stored=lambda inbound_id: loop.call_soon_threadsafe(self._queue.put_nowait,
+                                                                       inbound_id))
             self._imap.start()
 
     async def _shutdown(self, smtp: SmtpListener | None,
