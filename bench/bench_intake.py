@@ -7,11 +7,11 @@ not hide each other's peaks:
   hold-raw     the raw message bytes in memory, as the pipeline gets them (InboundMessage.raw)
   parse        + bot.mime.parse_message (with the per-attachment limit off, so the data is kept)
   parse-limit  + parse_message with the default 20 MB max_attachment_bytes (data dropped)
-  store        + parse, then bot.jobintake.collect -> FileStore.put_stream
+  store        + parse, then bot.projects.jobintake.collect -> FileStore.put_stream
   spooled      the production path for large mail: the raw message kept as a file in the
                store, bot.mime_stream.parse_spooled decoding the attachment into the store,
-               then bot.jobintake.collect (the transport's own buffering is not included)
-  analyse      bot.meshcheck.analyse on an STL at the analysis limit (32 MB by default)
+               then bot.projects.jobintake.collect (the transport's own buffering is not included)
+  analyse      bot.projects.meshcheck.analyse on an STL at the analysis limit (32 MB by default)
 
 Usage: .venv/bin/python bench/bench_intake.py [--mb 200] [--analyse-mb 32]
 """
@@ -84,8 +84,8 @@ def _app(tmp: Path):
 
 
 def run_phase(phase: str, mail: Path, stl: Path, tmp: Path) -> dict[str, float]:
-    from bot import jobintake, meshcheck
     from bot.mime import parse_message
+    from bot.projects import jobintake, meshcheck
 
     started = time.perf_counter()
     if phase == "analyse":

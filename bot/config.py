@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     download_ttl_hours: float = 72.0
     download_max_count: int = 3  # downloads allowed per link
 
-    # project requests (bot.projects, bot.jobintake, bot.meshcheck)
+    # project requests (bot.projects: workflow, jobintake, meshcheck)
     model_file_max_bytes: int = 50 * 1024 * 1024  # per model file, also inside a ZIP
     mesh_analyse_max_bytes: int = 32 * 1024 * 1024  # larger files are stored, not analysed
     zip_max_total_bytes: int = 500 * 1024 * 1024  # uncompressed, per ZIP (zip-bomb guard)

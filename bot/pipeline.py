@@ -12,7 +12,7 @@ import logging
 
 from sqlmodel import Session, select
 
-from bot import privacy, projects, robots
+from bot import privacy, robots
 from bot.cases import client_for_address, open_case
 from bot.context import App
 from bot.conversation import find_case
@@ -21,6 +21,7 @@ from bot.incoming import Incoming, reply_to
 from bot.logsafe import log_failure
 from bot.mime import MessageParseError, ParsedMessage, parse_message
 from bot.mime_stream import parse_spooled
+from bot.projects import workflow as projects
 from bot.staff import escalate, notify_quarantine
 from bot.staff_commands import handle_staff_mail, is_staff
 from bot.understand import PRIVACY_INTENTS, Understanding, understand

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from bot import meshcheck, requirements, ziputil
+from bot.projects import meshcheck, requirements, ziputil
 
 
 def cube(size: float = 20.0) -> trimesh.Trimesh:

@@ -17,13 +17,14 @@ import pytest
 import trimesh
 from sqlmodel import select
 
-from bot import jobintake, projects
 from bot.cases import client_for_address, open_case
 from bot.context import App
 from bot.demo import seed_demo
 from bot.incoming import Incoming
 from bot.intake import store_raw
 from bot.mime import parse_message
+from bot.projects import jobintake
+from bot.projects import workflow as projects
 from bot.understand import understand
 from storage import models
 from storage.db import unit_of_work

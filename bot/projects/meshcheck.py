@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from bot import ziputil
+from bot.projects import ziputil
 
 log = logging.getLogger(__name__)
 

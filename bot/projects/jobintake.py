@@ -22,13 +22,13 @@ from typing import BinaryIO
 
 from sqlmodel import Session, col, select
 
-from bot import meshcheck, requirements, ziputil
 from bot.cases import set_status
 from bot.config import Settings
 from bot.context import App
 from bot.incoming import Incoming, reply_to
 from bot.mime import Attachment
 from bot.outbox import enqueue_email
+from bot.projects import meshcheck, requirements, ziputil
 from storage import models
 from storage.db import audit
 from storage.files import FileTooLarge, StoredFile

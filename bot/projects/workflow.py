@@ -7,7 +7,7 @@ Who learns what:
   only the client's own projects and invoices.
 - Anyone else gets a neutral answer that does not depend on what they asked about: a reference
   of another client reads exactly like a reference that does not exist.
-- New jobs are accepted from anyone (`bot.jobintake`); technical questions, change requests
+- New jobs are accepted from anyone (`bot.projects.jobintake`); technical questions, change requests
   and billing disputes go to staff with the project's context when it is the sender's own.
 """
 
@@ -21,11 +21,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot import jobintake, verify
+from bot import verify
 from bot.cases import set_status
 from bot.context import App
 from bot.incoming import Incoming, reply_to
 from bot.outbox import Threading, send_template
+from bot.projects import jobintake
 from bot.staff import escalate
 from bot.understand import Understanding
 from storage import models
