@@ -1,3 +1,4 @@
 from bot.cli import main
 
-main()
+if __name__ == "__main__":  # multiprocessing (the SMTP listener) may import this module
+    main()

@@ -15,6 +15,7 @@ import contextlib
 import errno
 import logging
 import multiprocessing
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -108,8 +109,9 @@ def _child_main(config: ListenerConfig, conn: Connection) -> None:
     logging.basicConfig(level=config.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s[smtp]: %(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # it logs peers and addresses
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches the whole process group
-        asyncio.run(_child_serve(config, conn))
+    # Ctrl-C reaches the whole process group: the daemon decides when the listener stops
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    asyncio.run(_child_serve(config, conn))
 
 
 async def _child_serve(config: ListenerConfig, conn: Connection) -> None:
