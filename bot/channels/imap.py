@@ -251,7 +251,8 @@ class ImapWatcher:
                      batch: list[tuple[int, int]]) -> list[tuple[int, bytes | StoredFile]]:
         [(uid, size), *_] = batch
         if size > self.app.settings.spool_threshold_bytes:  # large: fetched in pieces
-            return [(uid, _fetch_to_store(self.app, client, uid, size))]
+            stored = _fetch_to_store(self.app, client, uid, size)
+            return [(uid, stored)] if stored is not None else []
         return _fetch_many(client, [uid for uid, _ in batch])
 
     def _hand_off(self, stored: list[_Stored]) -> None:
@@ -323,12 +324,16 @@ def _group(sizes: dict[int, int], threshold: int) -> Iterator[list[tuple[int, in
         yield batch
 
 
-def _fetch_to_store(app: App, client: IMAPClient, uid: int, size: int) -> StoredFile:
-    """Fetch a large message in partial ranges straight into the file store (flat memory)."""
+def _fetch_to_store(app: App, client: IMAPClient, uid: int, size: int) -> StoredFile | None:
+    """Fetch a large message in partial ranges straight into the file store (flat memory);
+    None if it was expunged meanwhile (nothing is stored)."""
     writer = app.files.writer()
     try:
         for offset in range(0, size, FETCH_CHUNK):
-            item = client.fetch([uid], [f"BODY.PEEK[]<{offset}.{FETCH_CHUNK}>"]).get(uid, {})
+            item = client.fetch([uid], [f"BODY.PEEK[]<{offset}.{FETCH_CHUNK}>"]).get(uid)
+            if not item:
+                writer.abort()
+                return None
             writer.write(bytes(item.get(f"BODY[]<{offset}>".encode()) or b""))
     except BaseException:
         writer.abort()
