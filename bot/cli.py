@@ -83,7 +83,12 @@ def run() -> None:
 
     async def main() -> None:
         task = asyncio.create_task(daemon.serve())
-        await daemon.ready.wait()
+        ready = asyncio.create_task(daemon.ready.wait())
+        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():  # start-up failed: serve() raises its one-line reason here
+            ready.cancel()
+            await task
+            return
         _banner(app, daemon)
         await task
 

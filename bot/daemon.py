@@ -57,17 +57,18 @@ class Daemon:
         workers = [asyncio.create_task(self._inbound_worker(), name="inbound"),
                    asyncio.create_task(self._spool_worker(), name="spool"),
                    asyncio.create_task(self._outbox_worker(), name="outbox")]
-        smtp = await self._start_smtp()
-        self._start_imap()
-        await self._start_telegram()
-        scheduler = await asyncio.to_thread(start_scheduler, self.app)
-        self._start_downloads()
-        self.ready.set()
-        try:
+        scheduler = None
+        try:  # a part that cannot start (e.g. the SMTP port is taken) stops the rest again
+            await self._start_smtp()
+            self._start_imap()
+            await self._start_telegram()
+            scheduler = await asyncio.to_thread(start_scheduler, self.app)
+            self._start_downloads()
+            self.ready.set()
             await self._stop.wait()
         finally:
             await asyncio.to_thread(stop_scheduler, scheduler)
-            await self._shutdown(smtp, workers)
+            await self._shutdown(self.smtp_listener, workers)
 
     def _start_downloads(self) -> None:
         if self.app.settings.download_enabled:
@@ -84,10 +85,10 @@ class Daemon:
                                          wake=self.wake_outbox)
         await self._telegram.start()
 
-    async def _start_smtp(self) -> SmtpListener | None:
+    async def _start_smtp(self) -> None:
         settings = self.app.settings
         if not settings.smtp_enabled:
-            return None
+            return
         config = ListenerConfig(
             host=settings.smtp_host, port=settings.smtp_port, spool_dir=self.spool.directory,
             max_message_bytes=settings.smtp_max_message_bytes, hostname=settings.bot_domain,
@@ -95,7 +96,6 @@ class Daemon:
         listener = SmtpListener(config, on_spooled=self._spool_wake.set)
         self.smtp_port = await listener.start()
         self.smtp_listener = listener
-        return listener
 
     def _start_imap(self) -> None:
         if self.app.settings.imap_host:

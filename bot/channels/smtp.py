@@ -15,6 +15,7 @@ import contextlib
 import errno
 import logging
 import multiprocessing
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from bot.logsafe import log_failure
 from bot.spool import Spool
 
 log = logging.getLogger(__name__)
-BIND_RETRY_SECONDS = 5.0  # a listener from a killed daemon may still be letting go of the port
+BIND_RETRY_SECONDS = 2.0  # a listener from a killed daemon may still be letting go of the port
 WAKE_COALESCE_SECONDS = 0.002  # one wake-up for a run of messages, not one per message
 RESTART_DELAY_SECONDS = 1.0
 
@@ -133,8 +134,8 @@ async def _child_serve(config: ListenerConfig, conn: Connection) -> None:
     try:
         server = await serve(config, on_spooled)
     except OSError as exc:
-        conn.send(("error", f"cannot listen for SMTP on {config.host}:{config.port}: "
-                            f"{exc.strerror or exc}"))
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        conn.send(("error", f"cannot listen for SMTP on {config.host}:{config.port}: {reason}"))
         return
     conn.send(("port", bound_port(server)))
     log.info("SMTP listener on %s:%d", config.host, bound_port(server))

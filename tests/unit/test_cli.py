@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,20 @@ def test_unreachable_imap_is_one_clear_line(env: Path, monkeypatch: pytest.Monke
     code, output = _run("run")
     assert code == 2
     assert output.strip().startswith("error: cannot use IMAP mailbox INBOX on 127.0.0.1")
+
+
+def test_smtp_port_in_use_is_one_clear_line(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("STELLOLOXON_SMTP_PORT", str(port))
+        monkeypatch.setenv("STELLOLOXON_SCHEDULER_ENABLED", "false")
+        monkeypatch.setenv("STELLOLOXON_DOWNLOAD_ENABLED", "false")
+        code, output = _run("run")  # returns: the daemon does not wait for a listener forever
+    assert code == 2
+    assert output.strip() == (f"error: cannot listen for SMTP on 127.0.0.1:{port}: "
+                              "Address already in use")
 
 
 def test_bad_setting_value_is_named(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
