@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
-from sqlmodel import select
+from sqlmodel import select, update
 
 from bot.context import App
 from bot.identity import is_chat_address
@@ -148,7 +148,7 @@ def deliver_due(app: App, transport: Transport, limit: int = 200) -> int:
             _record_failure(app, row.id, redact(f"{type(exc).__name__}: {exc}")[:300],
                             permanent=False)
         else:
-            _mark_sent(app, row.id)
+            _mark_sent(app, row)
             sent += 1
     return sent
 
@@ -165,17 +165,21 @@ def _due_rows(app: App, limit: int) -> list[models.Outbox]:
         return list(session.exec(query))
 
 
-def _mark_sent(app: App, outbox_id: int | None) -> None:
+def _mark_sent(app: App, row: models.Outbox) -> None:
+    """One UPDATE and its audit entry: this runs once per sent message, under the writer lock
+    that handling needs too, so it stays lean."""
+    outbox = models.Outbox
+    now = app.clock.now()
+    values: dict[str, object] = {"status": "sent", "sent_at": now,
+                                 "attempts": outbox.attempts + 1}
+    if row.purpose in SECRET_PURPOSES:  # a code or password is not kept once it went out
+        values["raw"] = b""
     with app.write_lock, unit_of_work(app.engine) as session:
-        row = session.get(models.Outbox, outbox_id)
-        assert row is not None
-        row.status, row.sent_at = "sent", app.clock.now()
-        row.attempts += 1
-        _forget_secret(row)
-        session.add(row)
-        audit(session, "outbox.sent", at=row.sent_at, case_id=row.case_id,
-              outbox_id=row.id, purpose=row.purpose)
-    log.info("outbox %s sent (%s)", outbox_id, row.purpose)
+        session.execute(update(outbox).where(outbox.id == row.id).values(**values)  # type: ignore[arg-type]
+                        .execution_options(synchronize_session=False))
+        audit(session, "outbox.sent", at=now, case_id=row.case_id, outbox_id=row.id,
+              purpose=row.purpose)
+    log.info("outbox %s sent (%s)", row.id, row.purpose)
 
 
 def _record_failure(app: App, outbox_id: int | None, error: str, *, permanent: bool) -> None:
