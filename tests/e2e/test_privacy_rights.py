@@ -368,7 +368,9 @@ def test_new_login_email_is_used_only_after_it_proves_itself(world: Mailbox) -> 
     new_code_mail = next(m for m in out if m["To"] == "jane.new@example.org")
     assert [e.address for e in _all(world.app, models.ClientEmail)
             if e.client_id == 1] == ["jane@example.com"]  # not yet
-    world.send("ZZZZ-ZZZZ", sender="mallory@evil.example", reply_to=new_code_mail)
+    stranger = world.send("ZZZZ-ZZZZ", sender="mallory@evil.example", reply_to=new_code_mail,
+                          wait=2)  # a new, unclear request of hers: her ack and staff's copy
+    assert {m["To"] for m in stranger} == {"mallory@evil.example", "staff@stelloloxonpro.com"}
     assert [e.address for e in _all(world.app, models.ClientEmail)
             if e.client_id == 1] == ["jane@example.com"]
     done = world.send(_code(new_code_mail), sender="jane.new@example.org",
