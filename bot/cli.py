@@ -95,6 +95,15 @@ def run() -> None:
     asyncio.run(main())
 
 
+def _deliver(app: App) -> int:
+    """Deliver what is due once, then close the relay session."""
+    transport = make_transport(app)
+    try:
+        return deliver_due(app, transport)
+    finally:
+        transport.close()
+
+
 def _banner(app: App, daemon: Daemon) -> None:
     s = app.settings
     where = (f"relay {s.relay_host}:{s.relay_port}" if s.relay_host
@@ -183,7 +192,7 @@ def inject(
         inbound_id, _ = store_raw(app, "inject", path.read_bytes())
         status = process_inbound(app, inbound_id)
         typer.echo(f"{path}: inbound #{inbound_id} {status}")
-    deliver_due(app, make_transport(app))
+    _deliver(app)
 
 
 @cli.command()
@@ -222,7 +231,7 @@ def process(inbound_id: int) -> None:
         row.status = "new"
         session.add(row)
     typer.echo(f"inbound #{inbound_id} {process_inbound(app, inbound_id)}")
-    deliver_due(app, make_transport(app))
+    _deliver(app)
 
 
 @cli.command()
@@ -230,7 +239,7 @@ def process(inbound_id: int) -> None:
 def deliver() -> None:
     """Deliver due outbox rows once (the daemon does this continuously)."""
     app = _app()
-    typer.echo(f"{deliver_due(app, make_transport(app))} sent")
+    typer.echo(f"{_deliver(app)} sent")
 
 
 @cli.command()
@@ -335,7 +344,7 @@ def _staff_action(case_ref: str, verb: str, rest: str) -> None:
             _fail(f"no case {case_ref}")
             return
         result = run_command(session, app, case, verb, rest, "cli")
-    deliver_due(app, make_transport(app))
+    _deliver(app)
     typer.echo(f"{case_ref.upper()} {verb}: {result}")
 
 

@@ -13,6 +13,7 @@ import re
 import smtplib
 import ssl
 import tempfile
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
@@ -54,6 +55,9 @@ class PermanentFailure(Exception):
 class Transport(Protocol):
     def send(self, row: models.Outbox) -> None: ...
 
+    def close(self) -> None:
+        """Let go of any connection kept between messages (the outbox is idle)."""
+
 
 class DirectoryTransport:
     """No relay configured: write each message as <id>-<purpose>.eml into a folder."""
@@ -76,17 +80,28 @@ class DirectoryTransport:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
 
+    def close(self) -> None:
+        """Nothing is held between messages."""
+
 
 class RelayTransport:
-    """An SMTP relay with STARTTLS, implicit TLS or plain, and optional AUTH."""
+    """An SMTP relay with STARTTLS, implicit TLS or plain, and optional AUTH.
+
+    One session carries a run of messages (a burst is not a TLS handshake and a login per
+    reply); a session idle for a while is checked with NOOP before reuse, a broken one is
+    dropped, and the outbox closes it when nothing is due.
+    """
+
+    CHECK_AFTER_IDLE_SECONDS = 1.0
 
     def __init__(self, app: App) -> None:
         self.settings = app.settings
+        self._smtp: smtplib.SMTP | None = None
+        self._last_used = 0.0
 
     def send(self, row: models.Outbox) -> None:
         try:
-            with self._connect() as smtp:
-                smtp.sendmail(self.settings.bot_address, [row.to_addr], row.raw)
+            self._session().sendmail(self.settings.bot_address, [row.to_addr], row.raw)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             if all(500 <= code < 600 for code in codes):
@@ -96,6 +111,37 @@ class RelayTransport:
             if 500 <= exc.smtp_code < 600:
                 raise PermanentFailure(f"relay refused: {exc.smtp_code}") from None
             raise
+        except (smtplib.SMTPException, OSError):  # the session is broken: never reuse it
+            self.close()
+            raise
+        finally:
+            self._last_used = time.monotonic()
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+    def _session(self) -> smtplib.SMTP:
+        if self._smtp is not None and self._stale():
+            self.close()
+        if self._smtp is None:
+            self._smtp = self._connect()
+        return self._smtp
+
+    def _stale(self) -> bool:
+        """An idle session may have been dropped by the relay: ask before using it."""
+        assert self._smtp is not None
+        if time.monotonic() - self._last_used < self.CHECK_AFTER_IDLE_SECONDS:
+            return False
+        try:
+            return self._smtp.noop()[0] != 250
+        except (smtplib.SMTPException, OSError):
+            return True
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
@@ -129,6 +175,11 @@ class RoutingTransport:
         else:
             self.chat.send(row)
 
+    def close(self) -> None:
+        self.mail.close()
+        if self.chat is not None:
+            self.chat.close()
+
 
 def make_transport(app: App, chat: Transport | None = None) -> Transport:
     mail: Transport = (RelayTransport(app) if app.settings.relay_host
@@ -137,9 +188,13 @@ def make_transport(app: App, chat: Transport | None = None) -> Transport:
 
 
 def deliver_due(app: App, transport: Transport, limit: int = 200) -> int:
-    """Send every pending row whose time has come; returns how many went out."""
+    """Send every pending row whose time has come; returns how many went out. With nothing
+    due, the transport lets go of its connection."""
     sent = 0
-    for row in _due_rows(app, limit):
+    rows = _due_rows(app, limit)
+    if not rows:
+        transport.close()
+    for row in rows:
         try:
             transport.send(row)
         except PermanentFailure as exc:

@@ -365,6 +365,9 @@ class TelegramTransport:
         self.channel = channel
         self.app = channel.app
 
+    def close(self) -> None:
+        """The Bot API client belongs to the channel; nothing to let go of here."""
+
     def send(self, row: models.Outbox) -> None:
         kind, chat_id = chat_target(row.to_addr)
         out = from_rfc822(row.raw)

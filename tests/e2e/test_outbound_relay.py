@@ -3,6 +3,7 @@ temporary failure, and no second copy once sent."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -18,11 +19,11 @@ from storage.db import unit_of_work
 from tests.servers.capture_smtp import CaptureSMTP
 
 
-def _queue_one(app: App) -> None:
+def _queue_one(app: App, key: str = "test:1") -> None:
     rendered = Rendered(subject="Re: hello", text="Hello Jane", html=None, language="en")
     with unit_of_work(app.engine) as session:
         enqueue_email(session, app, to="jane@example.com", rendered=rendered, purpose="ack",
-                      idempotency_key="test:1")
+                      idempotency_key=key)
 
 
 def _outbox(app: App) -> list[models.Outbox]:
@@ -91,3 +92,26 @@ def test_starttls_relay_with_untrusted_certificate_is_not_used(
         [row] = _outbox(app)
     assert row.status == "pending" and "SSL" in (row.last_error or "")
     assert relay.messages == []
+
+
+def test_a_run_of_replies_shares_one_relay_session(make_app: Callable[..., App]) -> None:
+    with CaptureSMTP(user="bot", password="pw") as relay:
+        app = make_app(relay_host=relay.host, relay_port=relay.port, relay_security="none",
+                       relay_user="bot", relay_password="pw")
+        for n in range(3):
+            _queue_one(app, key=f"run:{n}")
+        transport = make_transport(app)
+        assert deliver_due(app, transport) == 3
+        first = relay.wait_for_envelopes(3)
+        assert len({e.peer for e in first}) == 1  # one connection, one login
+        assert {e.auth_user for e in first} == {"bot"}
+
+        transport.mail._smtp.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[attr-defined]  # gone
+        transport.mail.CHECK_AFTER_IDLE_SECONDS = 0  # type: ignore[attr-defined]
+        _queue_one(app, key="after-drop")
+        assert deliver_due(app, transport) == 1  # a fresh session, not a failure
+        later = relay.wait_for_envelopes(4)[3]
+        assert later.peer != first[0].peer
+
+        assert deliver_due(app, transport) == 0  # nothing due: the session is closed
+        assert transport.mail._smtp is None  # type: ignore[attr-defined]

@@ -43,6 +43,7 @@ class CapturedEnvelope:
     mail_options: tuple[str, ...] = ()
     auth_user: str | None = None  # login name if the client authenticated
     tls: bool = False  # True if the session had done STARTTLS
+    peer: tuple[str, int] | None = None  # the client's address: one per connection
     received_at: float = field(default_factory=time.time)
 
     @property
@@ -307,6 +308,7 @@ class CaptureSMTP:
                     mail_options=tuple(envelope.mail_options or ()),
                     auth_user=auth if isinstance(auth, str) else None,
                     tls=session.ssl is not None,
+                    peer=tuple(session.peer[:2]) if session.peer else None,
                 )
             )
             self._lock.notify_all()
