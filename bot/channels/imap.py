@@ -48,6 +48,7 @@ SIZE_CHUNK = 200  # UIDs per FETCH RFC822.SIZE (and at most per batch)
 BODY_CHUNK_BYTES = 8 * 1024 * 1024  # bytes of small mail per FETCH BODY.PEEK[]
 RECOVERABLE = (IMAPClientError, OSError, socket.timeout, ssl.SSLError, EOFError)
 HEALTHY_SECONDS = 60.0
+IDLE_LOOK_AGAIN_SECONDS = 1.0  # the short first IDLE after a sync (see _watch)
 
 
 class ImapConfigError(Exception):
@@ -143,6 +144,7 @@ class ImapWatcher:
             self._file_backlog(client, uidvalidity)
         can_idle = b"IDLE" in client.capabilities()
         log.info("IMAP watching %s (%s)", settings.imap_mailbox, "IDLE" if can_idle else "polling")
+        look_again = True
         while not self.stop_event.is_set():
             # sync until nothing is new: mail that arrived while we were busy was announced
             # with the responses to other commands and is not announced again in IDLE
@@ -150,22 +152,27 @@ class ImapWatcher:
                    and not self.stop_event.is_set()):
                 pass
             if can_idle:
-                self._idle(client)
+                # Dovecot does not announce mail that lands between our last SEARCH and the
+                # start of IDLE until the IDLE ends; so the first IDLE after a sync is short
+                # and the loop looks again before settling into a long one.
+                limit = IDLE_LOOK_AGAIN_SECONDS if look_again else settings.imap_idle_seconds
+                look_again = self._idle(client, limit)
             else:
                 self.stop_event.wait(settings.imap_poll_seconds)
                 client.noop()
 
-    def _idle(self, client: IMAPClient) -> None:
-        """IDLE until the server reports something, the stop flag, or the re-IDLE limit."""
-        deadline = time.monotonic() + self.app.settings.imap_idle_seconds
+    def _idle(self, client: IMAPClient, seconds: float) -> bool:
+        """IDLE until the server reports something (True), the stop flag or `seconds`."""
+        deadline = time.monotonic() + seconds
         client.idle()
         try:
             while not self.stop_event.is_set() and time.monotonic() < deadline:
-                responses = client.idle_check(timeout=0.5)
-                if any(_is_news(r) for r in responses):
-                    return
+                wait = max(0.0, min(0.5, deadline - time.monotonic()))
+                if any(_is_news(r) for r in client.idle_check(timeout=wait)):
+                    return True
         finally:
             client.idle_done()
+        return False
 
     # ------------------------------------------------------------------ state
     def _state(self) -> models.MailboxState | None:
