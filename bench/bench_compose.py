@@ -27,7 +27,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -95,21 +95,13 @@ def cases(app: App) -> dict[str, tuple[Callable[[], bytes], Callable[[], bytes]]
     """Per case: (before, after), each making the bytes enqueue_email stores."""
     original = [FileAttachment("original.eml", original_mail(), "message/rfc822")]
 
-    def before(rendered: Rendered, to: str, threading: Threading,
-               attachments: Sequence[FileAttachment], auto: str) -> bytes:
-        msg = legacy_compose(app, to=to, rendered=rendered, threading=threading, now=NOW,
-                             attachments=attachments, auto_submitted=auto)
+    def wire(make: Callable[..., Any], rendered: Rendered, to: str, threading: Threading,
+             attachments: Sequence[FileAttachment], auto: str) -> bytes:
+        msg = make(app, to=to, rendered=rendered, threading=threading, now=NOW,
+                   attachments=attachments, auto_submitted=auto)
         for name, value in UNSUBSCRIBE.items():
             msg[name] = value
-        return msg.as_bytes(policy=WIRE_POLICY)
-
-    def after(rendered: Rendered, to: str, threading: Threading,
-              attachments: Sequence[FileAttachment], auto: str) -> bytes:
-        msg = compose(app, to=to, rendered=rendered, threading=threading, now=NOW,
-                      attachments=attachments, auto_submitted=auto)
-        for name, value in UNSUBSCRIBE.items():
-            msg[name] = value
-        return msg.as_bytes(policy=WIRE_POLICY)
+        return bytes(msg.as_bytes(policy=WIRE_POLICY))
 
     args: dict[str, tuple[Rendered, str, Threading, Sequence[FileAttachment], str]] = {
         "reply, text only": (TEXT_ONLY, "jane@example.com", THREAD, (), "auto-replied"),
@@ -117,7 +109,7 @@ def cases(app: App) -> dict[str, tuple[Callable[[], bytes], Callable[[], bytes]]
         "escalation + 20 KB rfc822": (ESCALATION, "staff@stelloloxonpro.com", Threading(),
                                       original, "auto-generated"),
     }
-    return {name: ((lambda a=a: before(*a)), (lambda a=a: after(*a)))
+    return {name: ((lambda a=a: wire(legacy_compose, *a)), (lambda a=a: wire(compose, *a)))
             for name, a in args.items()}
 
 

@@ -45,6 +45,11 @@ class Daemon:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
 
+    def enqueue(self, inbound_id: int) -> None:
+        """Thread-safe: queue a stored message for the inbound worker."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, inbound_id)
+
     def wake_outbox(self) -> None:
         """Thread-safe: deliver the outbox now rather than at the next poll."""
         if self._loop is not None:
@@ -68,7 +73,7 @@ class Daemon:
             await self._stop.wait()
         finally:
             await asyncio.to_thread(stop_scheduler, scheduler)
-            await self._shutdown(self.smtp_listener, workers)
+            await self._shutdown(workers)
 
     def _start_downloads(self) -> None:
         if self.app.settings.download_enabled:
@@ -99,23 +104,19 @@ class Daemon:
 
     def _start_imap(self) -> None:
         if self.app.settings.imap_host:
-            loop = asyncio.get_running_loop()
             self._imap = ImapWatcher(  # stores in batches; handling happens in _inbound_worker
-                self.app, on_processed=self.wake_outbox,
-                on_stored=lambda inbound_id: loop.call_soon_threadsafe(self._queue.put_nowait,
-                                                                       inbound_id))
+                self.app, on_processed=self.wake_outbox, on_stored=self.enqueue)
             self._imap.start()
 
-    async def _shutdown(self, smtp: SmtpListener | None,
-                        workers: list[asyncio.Task[None]]) -> None:
+    async def _shutdown(self, workers: list[asyncio.Task[None]]) -> None:
         if self._downloads is not None:
             await asyncio.to_thread(self._downloads.stop)
         if self._telegram is not None:
             await self._telegram.stop()
         if self._imap is not None:
             await asyncio.to_thread(self._imap.stop)
-        if smtp is not None:
-            await smtp.stop()
+        if self.smtp_listener is not None:
+            await self.smtp_listener.stop()
         for task in workers:
             task.cancel()
         for task in workers:
@@ -125,15 +126,10 @@ class Daemon:
 
     async def _spool_worker(self) -> None:
         """Import spooled SMTP mail (also what a crash left) and queue it for handling."""
-        loop = asyncio.get_running_loop()
-
-        def enqueue(inbound_id: int) -> None:
-            loop.call_soon_threadsafe(self._queue.put_nowait, inbound_id)
-
         while True:
             self._spool_wake.clear()
             try:
-                await asyncio.to_thread(self.spool.drain, self.app, enqueue)
+                await asyncio.to_thread(self.spool.drain, self.app, self.enqueue)
             except Exception as exc:  # the files stay; the next round retries them
                 log_failure(log, "importing spooled mail failed", exc)
                 await asyncio.sleep(1)

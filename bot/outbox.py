@@ -9,7 +9,7 @@ from __future__ import annotations
 import binascii
 import random
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -50,12 +50,20 @@ class Threading:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
 
+    def parent(self) -> str | None:
+        """The In-Reply-To id, unless too long to stand on a header line."""
+        return _fits(self.in_reply_to) if self.in_reply_to else None
+
     def reference_chain(self) -> list[str]:
-        chain = [r for r in self.references if r and len(r) <= LONGEST_WORD]
-        if self.in_reply_to and self.in_reply_to not in chain \
-                and len(self.in_reply_to) <= LONGEST_WORD:
-            chain.append(self.in_reply_to)
+        chain = [r for r in self.references if r and _fits(r)]
+        parent = self.parent()
+        if parent and parent not in chain:
+            chain.append(parent)
         return chain[-MAX_REFERENCES:]
+
+
+def _fits(message_id: str) -> str | None:
+    return message_id if len(message_id) <= LONGEST_WORD else None
 
 
 def enqueue_email(
@@ -167,8 +175,8 @@ def compose(
         ("Date", format_datetime(now.astimezone(UTC))),
         ("Message-ID", make_msgid(idstring="sp", domain=settings.bot_domain)),
     ]
-    if threading.in_reply_to and len(threading.in_reply_to) <= LONGEST_WORD:
-        fields.append(("In-Reply-To", threading.in_reply_to))
+    if parent := threading.parent():
+        fields.append(("In-Reply-To", parent))
     if chain := threading.reference_chain():
         fields.append(("References", " ".join(chain)))
     fields += [
@@ -248,17 +256,22 @@ def _words(value: str) -> list[str]:
 
 def _encoded_words(text: str) -> list[str]:
     """RFC 2047 Q-encoded UTF-8 words, split between characters."""
-    words: list[str] = []
+    encoded = ("".join([_Q_BYTE[b] for b in char.encode("utf-8", "replace")]) for char in text)
+    return [f"=?utf-8?q?{chunk}?=" for chunk in _pack(encoded, _EW_PAYLOAD)]
+
+
+def _pack(pieces: Iterable[str], limit: int) -> list[str]:
+    """Join the pieces into chunks of at most `limit` characters, never splitting a piece."""
+    chunks: list[str] = []
     chunk = ""
-    for char in text:
-        encoded = "".join([_Q_BYTE[b] for b in char.encode("utf-8", "replace")])
-        if len(chunk) + len(encoded) > _EW_PAYLOAD:
-            words.append(f"=?utf-8?q?{chunk}?=")
+    for piece in pieces:
+        if chunk and len(chunk) + len(piece) > limit:
+            chunks.append(chunk)
             chunk = ""
-        chunk += encoded
+        chunk += piece
     if chunk:
-        words.append(f"=?utf-8?q?{chunk}?=")
-    return words
+        chunks.append(chunk)
+    return chunks
 
 
 def _address(value: str) -> str:
@@ -328,17 +341,9 @@ def _filename_param(filename: str) -> str:
     if (len(filename) <= _PARAM_CHUNK and filename.isascii() and filename.isprintable()
             and not any(c in filename for c in ' "\\')):
         return f'filename="{filename}"'
-    chunks: list[str] = []
-    chunk = ""
-    for char in filename:
-        encoded = quote(char, safe="", errors="replace")
-        if len(chunk) + len(encoded) > _PARAM_CHUNK:
-            chunks.append(chunk)
-            chunk = ""
-        chunk += encoded
-    chunks.append(chunk)
+    chunks = _pack((quote(char, safe="", errors="replace") for char in filename), _PARAM_CHUNK)
     if len(chunks) == 1:
-        return f"filename*=utf-8''{chunk}"
+        return f"filename*=utf-8''{chunks[0]}"
     chunks[0] = "utf-8''" + chunks[0]
     return "; ".join(f"filename*{n}*={part}" for n, part in enumerate(chunks))
 
