@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from bot.understand import entities, language
+from dataclasses import dataclass
+
+from bot.understand import classifier, entities, language
+from bot.understand.features import RuleEvidence, featurize
 from bot.understand.matcher import (
     SUBJECT_BONUS,
     Hit,
@@ -22,6 +25,7 @@ CONFLICTING_RIGHTS: tuple[frozenset[str], ...] = (
 )
 FALLBACK_CONFIDENCE = 0.4
 MAX_WEAK_INTENTS = 3
+WEAK_FLOOR = 0.2  # a weak guess below this is not worth naming (rules alone: any hit)
 # Long texts only need the rules of their own language (and English, which turns up inside
 # letters in every language); short ones get all rules, their language is guessed from them.
 LONG_TEXT_CHARS = 400
@@ -35,6 +39,34 @@ ATTACHMENT_RULE = Rule(
 )
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What the rules found in one message, before any decision."""
+
+    body: str
+    subject: str
+    hits: dict[str, Hit]
+    evidence: RuleEvidence
+
+
+def read(text: str, subject: str = "", *, has_attachments: bool = False) -> Reading:
+    """Clean the message and run the rules over body and subject (shared with training)."""
+    body = prepare(text)
+    subj = clean(subject or "")
+    rules = rules_for(_rule_languages(body))
+    negated: set[str] = set()
+    body_hits = find_hits(rules, body.lower(), negated=negated)
+    subject_hits = find_hits(rules, subj.lower(), bonus=SUBJECT_BONUS) if subj else []
+    attachment = [Hit(ATTACHMENT_RULE, ATTACHMENT_RULE.weight, len(body))] * has_attachments
+    evidence = RuleEvidence(
+        body={s.intent: s.value for s in score(body_hits + attachment)},
+        subject={s.intent: s.value for s in score(subject_hits)},
+        negated=frozenset(negated),
+        has_attachments=has_attachments,
+    )
+    return Reading(body, subj, merge_hits(body_hits, subject_hits, attachment), evidence)
+
+
 def understand(
     text: str,
     subject: str = "",
@@ -44,16 +76,10 @@ def understand(
 ) -> Understanding:
     """Classify one message. `text` is the body with quotes stripped (">" lines are dropped
     here too); `subject` counts as extra evidence; attachments hint at a new project."""
-    body = prepare(text)
-    subj = clean(subject or "")
-    rules = rules_for(_rule_languages(body))
-    hits = merge_hits(
-        find_hits(rules, body.lower()),
-        find_hits(rules, subj.lower(), bonus=SUBJECT_BONUS) if subj else [],
-        [Hit(ATTACHMENT_RULE, ATTACHMENT_RULE.weight, len(body))] if has_attachments else [],
-    )
+    reading = read(text, subject, has_attachments=has_attachments)
+    body, subj, hits = reading.body, reading.subject, reading.hits
     lang = language.detect(body or subj, SUPPORTED_LANGUAGES, [h.rule.lang for h in hits.values()])
-    scores = score(hits.values())
+    scores = _model_scores(reading) or score(hits.values())
     intents, reasons = _choose(scores, threshold)
     reasons += _language_reasons(lang, body)
     reasons += _conflict_reasons(intents)
@@ -66,12 +92,49 @@ def understand(
         ),
         unsure=bool(reasons),
         reasons=tuple(reasons),
+        probabilities=_probabilities(scores),
+        negated=reading.evidence.negated,
     )
 
 
+def _model_scores(reading: Reading) -> list[Score]:
+    """Calibrated model probabilities, with the rules that fired for each intent as evidence;
+    empty when no model has been trained (then the rules decide alone)."""
+    model = classifier.shipped()
+    if model is None:
+        return []
+    row = featurize(reading.body, reading.subject, reading.evidence)
+    probs = model.predict(row)
+    by_intent: dict[str, list[Hit]] = {}
+    for hit in reading.hits.values():
+        by_intent.setdefault(hit.rule.intent, []).append(hit)
+    scores = []
+    for name, p in probs.items():
+        group = sorted(by_intent.get(name, []), key=lambda h: -h.weight)
+        evidence = (*(h.rule.name for h in group), f"model.{name}={p:.2f}")
+        first = min((h.position for h in group), default=len(reading.body))
+        scores.append(Score(name, p, evidence, first))
+    rule_score = {s.intent: s.value for s in score(reading.hits.values())}
+    # near-certain intents are ordered by the rules' confidence, then by where they are named
+    return sorted(
+        scores,
+        key=lambda s: (
+            -round(s.value, 1),
+            -round(rule_score.get(s.intent, 0), 1),
+            s.first_position,
+        ),
+    )
+
+
+def _probabilities(scores: list[Score]) -> dict[str, float]:
+    return {s.intent: round(s.value, 3) for s in scores}
+
+
 def warm_up() -> None:
-    """Load the language model at start-up so the first message is not slow."""
+    """Load the language and intent models at start-up so the first message is not slow."""
     language.load()
+    classifier.shipped()
+    understand("warm up", "")
 
 
 def _rule_languages(body: str) -> set[str] | None:
@@ -82,18 +145,21 @@ def _rule_languages(body: str) -> set[str] | None:
 
 
 def _choose(scores: list[Score], threshold: float) -> tuple[tuple[Intent, ...], list[str]]:
-    """Intents at or above the threshold; else the best weak ones, flagged."""
+    """Intents at or above the threshold ('other' only alone); else the plausible weak ones,
+    flagged for asking."""
     passing = [s for s in scores if s.value >= threshold]
+    if len(passing) > 1:
+        passing = [s for s in passing if s.intent != "other"]
     reasons: list[str] = []
     if not passing and scores:
         best = scores[0]
         reasons.append(
             f"low confidence: best guess '{best.intent}' at {best.value:.2f} < {threshold:.2f}"
         )
-        passing = scores[:MAX_WEAK_INTENTS]
+        passing = [s for s in scores[:MAX_WEAK_INTENTS] if s.value >= WEAK_FLOOR]
     intents = tuple(Intent(s.intent, round(s.value, 3), s.evidence) for s in passing)
     if not intents:
-        reasons.append("no rule matched: only 'other'")
+        reasons.append("no intent is plausible: only 'other'")
         return (Intent("other", FALLBACK_CONFIDENCE, ()),), reasons
     if intents[0].name == "other":
         reasons.append("only 'other' (auto-reply or thanks, no request found)")

@@ -89,10 +89,67 @@ class Report:
     cross_right: list[str] = field(default_factory=list)
     secondary_recall: float = 1.0
     unsure: int = 0
+    sets: MultiLabel = field(default_factory=lambda: MultiLabel())
 
     @property
     def accuracy(self) -> float:
         return self.correct / self.total if self.total else 0.0
+
+
+@dataclass
+class MultiLabel:
+    """Scores on the whole set of intents of each message (what the issue's goals are in):
+    an intent counts as found only if it is among the predicted ones, and a privacy right
+    predicted but not asked for is the dangerous error."""
+
+    per_intent: dict[str, Prf] = field(default_factory=dict)
+    macro_f1: float = 0.0
+    exact: int = 0
+    privacy_asked: int = 0
+    privacy_found: int = 0
+    privacy_added: list[str] = field(default_factory=list)
+    privacy_lost: list[str] = field(default_factory=list)
+    per_language: dict[str, tuple[int, int, float]] = field(default_factory=dict)
+
+    @property
+    def privacy_recall(self) -> float:
+        return self.privacy_found / self.privacy_asked if self.privacy_asked else 1.0
+
+
+def multi_label(results: Sequence[tuple[LabelledItem, tuple[str, ...]]]) -> MultiLabel:
+    """Set-based scores over (item, predicted intents) pairs."""
+    out = MultiLabel()
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # tp, fp, fn
+    lang: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # exact, n, found, asked
+    for item, predicted in results:
+        want, got = set(item.expected), set(predicted)
+        for name in want | got:
+            counts[name][0 if name in want and name in got else 1 if name in got else 2] += 1
+        asked, found = want & PRIVACY_INTENTS, want & got & PRIVACY_INTENTS
+        out.exact += want == got
+        out.privacy_asked += len(asked)
+        out.privacy_found += len(found)
+        if (got - want) & PRIVACY_INTENTS:
+            out.privacy_added.append(item.id)
+        if asked - found:
+            out.privacy_lost.append(item.id)
+        row = lang[item.language]
+        row[0] += want == got
+        row[1] += 1
+        row[2] += len(found)
+        row[3] += len(asked)
+    out.per_intent = {name: _prf_counts(*counts[name]) for name in sorted(counts)}
+    out.macro_f1 = _mean([p.f1 for p in out.per_intent.values()])
+    out.per_language = {k: (v[0], v[1], v[2] / v[3] if v[3] else 1.0)
+                        for k, v in sorted(lang.items())}
+    return out
+
+
+def _prf_counts(tp: int, fp: int, fn: int) -> Prf:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return Prf(precision, recall, f1, tp + fn)
 
 
 def load_labelled(dir: Path) -> list[LabelledItem]:
@@ -147,11 +204,13 @@ def evaluate(items: Iterable[LabelledItem], *, threshold: float = 0.5) -> Report
     lang_hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     lang_detect: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     wanted = found = 0
+    results: list[tuple[LabelledItem, tuple[str, ...]]] = []
     for item in items:
         u = understand(
             item.text, item.subject, has_attachments=item.has_attachments, threshold=threshold
         )
         predicted = u.primary
+        results.append((item, u.names))
         ok = predicted in item.expected
         gold = predicted if ok else item.expected[0]
         pairs.append((gold, predicted))
@@ -176,6 +235,7 @@ def evaluate(items: Iterable[LabelledItem], *, threshold: float = 0.5) -> Report
     report.language_detected = {k: (v[0], v[1]) for k, v in sorted(lang_detect.items())}
     report.confusion = _confusion(pairs)
     report.secondary_recall = found / wanted if wanted else 1.0
+    report.sets = multi_label(results)
     return report
 
 
@@ -217,6 +277,7 @@ def format_report(report: Report) -> str:
         lines.append(
             f"{name:<20}{prf.precision:>10.3f}{prf.recall:>10.3f}{prf.f1:>8.3f}{prf.support:>9}"
         )
+    lines += ["", *format_multi_label(report.sets)]
     lines += ["", f"{'language':<10}{'accuracy':>10}{'n':>5}{'lang detected':>15}"]
     for lang, (ok, n) in report.per_language.items():
         det_ok, det_n = report.language_detected.get(lang, (0, 0))
@@ -231,6 +292,26 @@ def format_report(report: Report) -> str:
             f"got {','.join(miss.predicted)} ({', '.join(miss.evidence[:3])})"
         )
     return "\n".join(lines)
+
+
+def format_multi_label(ml: MultiLabel) -> list[str]:
+    n = sum(v[1] for v in ml.per_language.values())
+    lines = [
+        f"all intents of each message: privacy recall {ml.privacy_recall:.3f} "
+        f"({ml.privacy_found}/{ml.privacy_asked})  privacy right added: {len(ml.privacy_added)}"
+        f"  macro-F1: {ml.macro_f1:.3f}  exact match: {ml.exact / n if n else 0:.3f}",
+        f"{'intent':<20}{'precision':>10}{'recall':>10}{'F1':>8}{'support':>9}",
+    ]
+    for name, prf in ml.per_intent.items():
+        lines.append(
+            f"{name:<20}{prf.precision:>10.3f}{prf.recall:>10.3f}{prf.f1:>8.3f}{prf.support:>9}"
+        )
+    lines.append(f"{'language':<10}{'exact':>8}{'n':>5}{'privacy recall':>16}")
+    for lang, (exact, count, recall) in ml.per_language.items():
+        lines.append(f"{lang:<10}{exact / count:>8.3f}{count:>5}{recall:>16.3f}")
+    lines.append(f"privacy right added: {', '.join(ml.privacy_added) or '-'}")
+    lines.append(f"privacy right lost: {', '.join(ml.privacy_lost) or '-'}")
+    return lines
 
 
 def _format_confusion(confusion: dict[str, Counter[str]]) -> list[str]:

@@ -111,8 +111,13 @@ def _weigh(rule: Rule, text: str, m: re.Match[str], lead_end: int, bonus: float)
     return min(weight + bonus, MAX_WEIGHT)
 
 
-def find_hits(rules: Iterable[Rule], text: str, *, bonus: float = 0.0) -> list[Hit]:
-    """Best non-negated occurrence of every rule that matches `text` (already lower-cased)."""
+def find_hits(
+    rules: Iterable[Rule], text: str, *, bonus: float = 0.0, negated: set[str] | None = None
+) -> list[Hit]:
+    """Best non-negated occurrence of every rule that matches `text` (already lower-cased).
+
+    The intents of rules that matched only negated ("do not delete") are added to `negated`:
+    the classifier weighs them as evidence against."""
     lead_end = max(300, len(text) // 5)
     index = word_index(text)
     present = set(index)  # a rule none of whose start prefixes occur cannot match: skip it
@@ -121,12 +126,16 @@ def find_hits(rules: Iterable[Rule], text: str, *, bonus: float = 0.0) -> list[H
         if rule.prefixes is not None and rule.prefixes.isdisjoint(present):
             continue
         best: Hit | None = None
+        matched = False
         for m in _matches(rule, text, index):
+            matched = True
             weight = _weigh(rule, text, m, lead_end, bonus)
             if weight is not None and (best is None or weight > best.weight):
                 best = Hit(rule, weight, m.start())
         if best is not None:
             hits.append(best)
+        elif negated is not None and matched:
+            negated.add(rule.intent)
     return hits
 
 

@@ -53,6 +53,10 @@ class Understanding:
     entities: Entities = field(default_factory=Entities)
     unsure: bool = False
     reasons: tuple[str, ...] = ()
+    # calibrated probability of every intent (not only the chosen ones), for acting-at-once
+    # checks and for staff; intents the text names only negated ("do not delete")
+    probabilities: dict[str, float] = field(default_factory=dict)
+    negated: frozenset[str] = frozenset()
 
     @property
     def primary(self) -> str:
