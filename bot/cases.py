@@ -12,7 +12,8 @@ from bot.understand import Understanding
 from storage import models
 from storage.db import audit
 
-OPEN_STATUSES = ("open", "awaiting_staff", "awaiting_requester", "deletion_scheduled")
+OPEN_STATUSES = ("open", "awaiting_staff", "awaiting_requester", "awaiting_choice",
+                 "deletion_scheduled")
 
 
 def case_ref(prefix: str, case_id: int) -> str:

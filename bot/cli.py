@@ -281,6 +281,27 @@ def eval_understanding(directory: Path) -> None:
     raise typer.Exit(evaluate_main([str(directory)]))
 
 
+@cli.command()
+def train(
+    output: Annotated[Path | None, typer.Option(help="Where to write the model "
+                                                "(default: the one the package ships).")] = None,
+) -> None:
+    """Train the intent model again from tests/data/labelled and tests/data/train."""
+    from rich.progress import Progress
+
+    from bot.understand import classifier, training
+
+    items = training.training_items()
+    with Progress(console=_console()) as bar:
+        task = bar.add_task("training", total=len(training.INTENTS))
+        model = training.train(items, progress=lambda name: bar.update(
+            task, advance=1, description=f"training {name}"))
+    target = output or classifier.MODEL_PATH
+    model.save(target)
+    typer.echo(f"trained on {len(items)} messages; {len(model.columns)} weighted features; "
+               f"wrote {target}")
+
+
 # ------------------------------------------------------------ issue 5: retention, notices
 
 

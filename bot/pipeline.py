@@ -12,8 +12,8 @@ import logging
 
 from sqlmodel import Session, select
 
-from bot import privacy, robots
-from bot.cases import client_for_address, open_case
+from bot import clarify, privacy, robots
+from bot.cases import client_for_address, open_case, set_status
 from bot.context import App
 from bot.conversation import find_case
 from bot.identity import channel_of
@@ -168,6 +168,19 @@ def _new_request(session: Session, app: App, incoming: Incoming) -> None:
                      received_at=row.received_at, subject=parsed.subject, client=client,
                      channel=channel_of(parsed.from_addr))
     _link_inbound(session, app, incoming, case, client)
+    ask = clarify.reason_to_ask(meaning)
+    if ask:  # nothing acts until the requester says which right they mean
+        clarify.ask(session, app, incoming, case, ask)
+        _finish(session, app, row, "processed")
+        return
+    _start(session, app, incoming, case, meaning, client)
+    _finish(session, app, row, "processed")
+
+
+def _start(session: Session, app: App, incoming: Incoming, case: models.Case,
+           meaning: Understanding, client: models.Client | None) -> None:
+    """Acknowledge what was understood and begin it (rights, project work, or staff)."""
+    row = incoming.row
     names = [i.name for i in meaning.intents]
     reply_to(session, app, incoming, case, "ack", intents=names, steps=next_steps(names),
              entities=meaning.entities)
@@ -180,7 +193,6 @@ def _new_request(session: Session, app: App, incoming: Incoming) -> None:
     if reason:
         escalate(session, app, case, reason=reason, inbound=row,
                  hold=case.status not in (privacy.WAITING, "closed"))
-    _finish(session, app, row, "processed")
 
 
 def next_steps(names: list[str]) -> list[str]:
@@ -230,12 +242,33 @@ def _follow_up(session: Session, app: App, incoming: Incoming, case: models.Case
     _link_inbound(session, app, incoming, case, client)
     audit(session, "case.follow_up", at=app.clock.now(), case_id=case.id,
           inbound_id=incoming.row.id)
-    if not privacy.on_reply(session, app, incoming, case):
+    if case.status == clarify.ASKING:
+        _on_choice(session, app, incoming, case, client)
+    elif not privacy.on_reply(session, app, incoming, case):
         reply_to(session, app, incoming, case, "follow_up_ack")
         if case.escalated:
             escalate(session, app, case, reason="the requester wrote again",
                      inbound=incoming.row)
     _finish(session, app, incoming.row, "processed")
+
+
+def _on_choice(session: Session, app: App, incoming: Incoming, case: models.Case,
+               client: models.Client | None) -> None:
+    """The answer to the list of rights: numbers, or words that are now clear."""
+    picks = clarify.choices_in(incoming.text)
+    if not picks:
+        meaning = understand(incoming.text, threshold=app.settings.understanding_threshold)
+        if not meaning.unsure and not clarify.reason_to_ask(meaning):
+            picks = tuple(n for n in meaning.names if n in PRIVACY_INTENTS)
+    if not picks:
+        reply_to(session, app, incoming, case, "follow_up_ack")
+        escalate(session, app, case, inbound=incoming.row,
+                 reason="asked which right was meant; the answer picked none")
+        return
+    case.kind = picks[0]
+    meaning = clarify.chosen(session, app, case, picks, incoming.row.id)
+    set_status(session, app, case, "open", reason="requester chose: " + ", ".join(picks))
+    _start(session, app, incoming, case, meaning, client)
 
 
 def _link_inbound(session: Session, app: App, incoming: Incoming, case: models.Case,

@@ -150,6 +150,7 @@ def _choose(scores: list[Score], threshold: float) -> tuple[tuple[Intent, ...], 
     passing = [s for s in scores if s.value >= threshold]
     if len(passing) > 1:
         passing = [s for s in passing if s.intent != "other"]
+    passing.sort(key=lambda s: s.intent not in PRIVACY_INTENTS)  # the rights asked lead
     reasons: list[str] = []
     if not passing and scores:
         best = scores[0]

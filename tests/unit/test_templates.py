@@ -103,6 +103,8 @@ SAMPLES: dict[str, dict[str, Any] | list[dict[str, Any]]] = {
                         "usage_report", "project_status", "new_project", "technical_question",
                         "billing", "reminder", "complaint", "other"], "entities": None,
             "steps": ["access", "optout", "project_status", "new_project", "other"]},
+    "clarify": {"choices": ["access", "correction", "deletion", "restriction", "optout",
+                            "usage_report"]},
     "correction_done": [{"result": CorrectionResult(
         applied=[Change("phone", None, "+49 30 1234567"),
                  Change("business_address", "Alte Str. 1", "Hauptstraße 5, 10115 Berlin")],
