@@ -25,6 +25,7 @@ CONFLICTING_RIGHTS: tuple[frozenset[str], ...] = (
 )
 FALLBACK_CONFIDENCE = 0.4
 MAX_WEAK_INTENTS = 3
+MODEL_ONLY_MARGIN = 0.25
 WEAK_FLOOR = 0.2  # a weak guess below this is not worth naming (rules alone: any hit)
 # Long texts only need the rules of their own language (and English, which turns up inside
 # letters in every language); short ones get all rules, their language is guessed from them.
@@ -147,7 +148,7 @@ def _rule_languages(body: str) -> set[str] | None:
 def _choose(scores: list[Score], threshold: float) -> tuple[tuple[Intent, ...], list[str]]:
     """Intents at or above the threshold ('other' only alone); else the plausible weak ones,
     flagged for asking."""
-    passing = [s for s in scores if s.value >= threshold]
+    passing = [s for s in scores if s.value >= _needed(s, threshold)]
     if len(passing) > 1:
         passing = [s for s in passing if s.intent != "other"]
     passing.sort(key=lambda s: s.intent not in PRIVACY_INTENTS)  # the rights asked lead
@@ -165,6 +166,13 @@ def _choose(scores: list[Score], threshold: float) -> tuple[tuple[Intent, ...], 
     if intents[0].name == "other":
         reasons.append("only 'other' (auto-reply or thanks, no request found)")
     return intents, reasons
+
+
+def _needed(s: Score, threshold: float) -> float:
+    """What an intent's probability must reach: more when no rule saw it at all, because a
+    right added that was not asked is the costly error (codes, actions, worried clients)."""
+    model_only = all(e.startswith("model.") for e in s.evidence)
+    return min(threshold + MODEL_ONLY_MARGIN, 0.95) if model_only else threshold
 
 
 def _language_reasons(lang: str, body: str) -> list[str]:

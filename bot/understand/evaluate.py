@@ -90,6 +90,10 @@ class Report:
     secondary_recall: float = 1.0
     unsure: int = 0
     sets: MultiLabel = field(default_factory=lambda: MultiLabel())
+    # what the bot does with it: ask (bot.clarify) or act on the intents it found
+    asked: int = 0
+    acted_added: list[str] = field(default_factory=list)
+    acted_or_asked_recall: float = 1.0
 
     @property
     def accuracy(self) -> float:
@@ -203,7 +207,10 @@ def evaluate(items: Iterable[LabelledItem], *, threshold: float = 0.5) -> Report
     pairs: list[tuple[str, str]] = []
     lang_hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     lang_detect: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    from bot.clarify import reason_to_ask  # the pipeline's own decision (imports the DB layer)
+
     wanted = found = 0
+    asked_rights = acted_rights = 0
     results: list[tuple[LabelledItem, tuple[str, ...]]] = []
     for item in items:
         u = understand(
@@ -211,6 +218,15 @@ def evaluate(items: Iterable[LabelledItem], *, threshold: float = 0.5) -> Report
         )
         predicted = u.primary
         results.append((item, u.names))
+        rights = set(item.expected) & PRIVACY_INTENTS
+        asked_rights += len(rights)
+        if reason_to_ask(u):
+            report.asked += 1
+            acted_rights += len(rights)
+        else:
+            acted_rights += len(rights & set(u.names))
+            if (set(u.names) - set(item.expected)) & PRIVACY_INTENTS:
+                report.acted_added.append(item.id)
         ok = predicted in item.expected
         gold = predicted if ok else item.expected[0]
         pairs.append((gold, predicted))
@@ -236,6 +252,7 @@ def evaluate(items: Iterable[LabelledItem], *, threshold: float = 0.5) -> Report
     report.confusion = _confusion(pairs)
     report.secondary_recall = found / wanted if wanted else 1.0
     report.sets = multi_label(results)
+    report.acted_or_asked_recall = acted_rights / asked_rights if asked_rights else 1.0
     return report
 
 
@@ -278,6 +295,12 @@ def format_report(report: Report) -> str:
             f"{name:<20}{prf.precision:>10.3f}{prf.recall:>10.3f}{prf.f1:>8.3f}{prf.support:>9}"
         )
     lines += ["", *format_multi_label(report.sets)]
+    lines += [
+        f"what the bot does: asks which right on {report.asked} of {report.total}; privacy "
+        f"rights acted on or asked about: {report.acted_or_asked_recall:.3f}; acted on a "
+        f"privacy right not asked for: {len(report.acted_added)} "
+        f"({', '.join(report.acted_added) or '-'})",
+    ]
     lines += ["", f"{'language':<10}{'accuracy':>10}{'n':>5}{'lang detected':>15}"]
     for lang, (ok, n) in report.per_language.items():
         det_ok, det_n = report.language_detected.get(lang, (0, 0))
