@@ -42,6 +42,7 @@ from bot.channels.telegram_adapter import (
     split_text,
     to_rfc822,
 )
+from bot.clarify import CHOICES
 from bot.context import App
 from bot.identity import chat_address, chat_target
 from bot.intake import store_raw
@@ -267,24 +268,28 @@ class TelegramChannel:
     async def _on_callback(self, update: Update, query: CallbackQuery) -> None:
         data = query.data or ""
         if data.startswith("right:"):
-            await self._on_right(update, query, data.removeprefix("right:"))
+            right = data.removeprefix("right:")
+            await self._on_press(update, query, RIGHTS[right][1] if right in RIGHTS else None)
+        elif data.startswith("choice:"):  # the answer to the numbered list (bot.clarify)
+            number = data.removeprefix("choice:")
+            valid = number.isdigit() and 1 <= int(number) <= len(CHOICES)
+            await self._on_press(update, query, number if valid else None)
         elif data.startswith("staff:"):
             await self._on_staff_button(query, data)
         else:
             await query.answer()
 
-    async def _on_right(self, update: Update, query: CallbackQuery, right: str) -> None:
-        """A /privacy button: the right's fixed sentence goes in as if the client typed it."""
+    async def _on_press(self, update: Update, query: CallbackQuery, text: str | None) -> None:
+        """A client's button: its fixed text goes in as if the client typed it, in their own
+        private chat only."""
         chat = query.message.chat if query.message is not None else None
         user_id = query.from_user.id
-        if right not in RIGHTS or chat is None or chat.type != ChatType.PRIVATE \
-                or chat.id != user_id:
+        if text is None or chat is None or chat.type != ChatType.PRIVATE or chat.id != user_id:
             await query.answer()
-            await self._ignore("privacy button outside a private chat")
+            await self._ignore("client button outside a private chat")
             return
-        sentence = RIGHTS[right][1]
-        await query.answer(sentence[:200])
-        chat_message = ChatMessage(user_id, chat.id, f"cb{update.update_id}", sentence,
+        await query.answer(text[:200])
+        chat_message = ChatMessage(user_id, chat.id, f"cb{update.update_id}", text,
                                    self.app.clock.now())
         await self._store(chat.id, update.update_id, chat_message)
 
@@ -381,6 +386,8 @@ class TelegramTransport:
         if kind == "staff" and row.purpose == "staff_escalation":
             ref = staff.ref_in(out.subject, self.app.settings.case_prefix)
             markup = staff.keyboard(ref) if ref else None
+        elif kind == "user" and row.purpose == "clarify":
+            markup = choice_keyboard()
         loop = self._running_loop()
         self._wait(asyncio.run_coroutine_threadsafe(
             self.channel.deliver(chat_id, out, markup, with_subject=kind == "staff"), loop))
@@ -467,6 +474,13 @@ def parse_command(text: str) -> tuple[str, str]:
 def privacy_keyboard() -> InlineKeyboardMarkup:
     buttons = [InlineKeyboardButton(label, callback_data=f"right:{name}")
                for name, (label, _) in RIGHTS.items()]
+    return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
+
+
+def choice_keyboard() -> InlineKeyboardMarkup:
+    """The numbered rights of bot.clarify as buttons; a press answers with its number."""
+    buttons = [InlineKeyboardButton(f"{n}. {RIGHTS[name][0]}", callback_data=f"choice:{n}")
+               for n, name in enumerate(CHOICES, 1)]
     return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
 
 

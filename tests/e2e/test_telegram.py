@@ -244,6 +244,22 @@ def test_unlinked_chat_asking_for_its_data_gets_the_neutral_answer(chat: Chat) -
     assert inbound.sender == chat_address(STRANGER) and inbound.channel == "telegram"
 
 
+def test_an_unclear_chat_request_gets_number_buttons_and_a_press_continues_the_case(
+        chat: Chat) -> None:
+    [question] = chat.say(STRANGER, "Delete my account and also fix my phone number please")
+    rows = question["reply_markup"]["inline_keyboard"]
+    datas = [b["callback_data"] for row in rows for b in row]
+    assert datas == [f"choice:{n}" for n in range(1, 7)]
+    assert "3. a request to delete your data" in question["text"]
+    [case] = _all(chat.app, models.Case)
+    assert case.status == "awaiting_choice"
+    chat.api.push_callback(STRANGER, STRANGER, "choice:3", message=_as_update(question))
+    [ack] = chat.new(STRANGER)
+    assert "If we hold data linked to this address" in ack["text"]
+    [case] = _all(chat.app, models.Case)  # the same case, now a deletion (no client: staff)
+    assert (case.intents, case.status) == ("deletion", "awaiting_staff")
+
+
 def test_documents_are_stored_as_attachments_and_oversized_ones_refused(chat: Chat) -> None:
     chat.api.push_document(JANE, "huge.stl", b"x", size=chat.app.settings.max_attachment_bytes
                            + 1)
