@@ -32,7 +32,7 @@ ACT_AT_ONCE = frozenset({"optout"})
 CLEAR = 0.8  # probability an act-at-once right needs, with no other right in sight
 IN_SIGHT = 0.2  # a right this likely counts as "mentioned"
 MAX_ANSWER_CHARS = 300  # a choice is short; a long mail is read as a new message
-_CHOICE = re.compile(r"(?<![\w.,/-])([1-6])(?![\w.,/-]|\.\d)")
+_CHOICE = re.compile(r"(?<![\w./-])([1-6])(?![\w/-]|[.,]\d)")
 
 
 def reason_to_ask(meaning: Understanding) -> str | None:
