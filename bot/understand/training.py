@@ -32,7 +32,7 @@ __all__ = ["INTENTS", "train", "training_items"]
 REPO = Path(__file__).resolve().parents[2]
 TRAINING_DIRS = (REPO / "tests" / "data" / "labelled", REPO / "tests" / "data" / "train")
 C = 8.0
-FOLDS = 5
+FOLDS = 3
 SEED = 0
 
 

@@ -23,6 +23,7 @@ def _scores(model: classifier.IntentModel) -> np.ndarray:
     return np.array(rows)
 
 
+@pytest.mark.timeout(900)  # about 30 s alone; minutes on a loaded 2-core machine
 def test_retraining_gives_the_shipped_model(tmp_path: Path) -> None:
     shipped = classifier.shipped()
     assert shipped is not None, "run `stelloloxon-bot train` and commit the model"
