@@ -12,7 +12,7 @@ import logging
 
 from sqlmodel import Session, select
 
-from bot import privacy, robots, spam
+from bot import duplicates, privacy, robots, spam
 from bot.cases import client_for_address, open_case
 from bot.context import App
 from bot.conversation import find_case
@@ -133,6 +133,10 @@ def _filtered(session: Session, app: App, row: models.InboundMessage,
     if _is_duplicate(session, row):
         _finish(session, app, row, "duplicate", "Message-ID already handled")
         return True
+    copy = duplicates.duplicate_reason(session, app, row, parsed)
+    if copy:
+        _finish(session, app, row, "duplicate", copy)
+        return True
     verdict = spamd or spam.mx_verdict(parsed, app.settings.trusted_authserv_ids)
     if verdict and row.reason != spam.RELEASED:
         _finish(session, app, row, "spam", verdict)
@@ -154,7 +158,7 @@ def _is_duplicate(session: Session, row: models.InboundMessage) -> bool:
     query = select(models.InboundMessage.id).where(
         models.InboundMessage.message_id == row.message_id,
         models.InboundMessage.id != row.id,
-        models.InboundMessage.status.in_(("processed", "robot", "duplicate", "spam")),  # type: ignore[attr-defined]
+        models.InboundMessage.status.in_(duplicates.HANDLED),  # type: ignore[attr-defined]
     )
     return session.exec(query).first() is not None
 

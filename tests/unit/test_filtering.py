@@ -110,3 +110,65 @@ def test_staff_can_release_a_message_that_is_not_spam(make_app, monkeypatch,
     assert result.exit_code == 0, result.output
     assert f"inbound #{row.id} processed" in result.output
     assert _replies_to(app, "jane@example.com")
+
+
+# --------------------------------------------------------------------- duplicates (no Message-ID)
+
+def _without_message_id(body: str, **kw: str) -> bytes:
+    raw = make_mail(body, **kw)
+    return b"\n".join(line for line in raw.split(b"\n") if not line.startswith(b"Message-ID:"))
+
+
+def test_same_bytes_without_message_id_are_answered_once(app: App) -> None:
+    raw = _without_message_id("Please send me a copy of my data")
+    statuses = [_inject(app, raw) for _ in range(6)]
+    assert statuses == ["processed"] + ["duplicate"] * 5
+    assert len(_rows(app, models.Case)) == 1
+    assert len([r for r in _replies_to(app, "jane@example.com") if r.purpose == "ack"]) == 1
+    reasons = {r.reason for r in _rows(app, models.InboundMessage) if r.status == "duplicate"}
+    assert reasons == {"same raw bytes already handled"}
+
+
+def test_same_bytes_after_the_window_are_a_new_message(app: App, clock) -> None:
+    raw = _without_message_id("Please send me a copy of my data")
+    assert _inject(app, raw) == "processed"
+    clock.advance(hours=app.settings.duplicate_window_hours + 1)
+    assert _inject(app, raw) != "duplicate"
+
+
+def test_redelivery_with_new_headers_is_a_duplicate(app: App, clock) -> None:
+    first = b"Received: from relay1 by mx; Tue, 1 Dec 2026\n" + _without_message_id(
+        "Where is my project SP-2025-0041?")
+    again = b"Received: from relay2 by mx; Tue, 1 Dec 2026\n" + _without_message_id(
+        "Where is my project  SP-2025-0041?\n")
+    assert _inject(app, first) == "processed"
+    clock.advance(minutes=2)
+    assert _inject(app, again) == "duplicate"
+    [copy] = [r for r in _rows(app, models.InboundMessage) if r.status == "duplicate"]
+    assert copy.reason == "re-delivery: same sender, subject and text"
+    assert len(_rows(app, models.Case)) == 1
+
+
+def test_same_text_later_or_from_someone_else_is_answered(app: App, clock) -> None:
+    assert _inject(app, _without_message_id("Please delete my data")) == "processed"
+    assert _inject(app, _without_message_id("Please delete my data",
+                                            sender="max@example.de")) == "processed"
+    clock.advance(minutes=app.settings.redelivery_window_minutes + 1)
+    resent = b"Received: from relay3 by mx\n" + _without_message_id("Please delete my data")
+    assert _inject(app, resent) == "processed"
+    assert _replies_to(app, "max@example.de")
+
+
+def test_same_text_with_another_attachment_is_not_a_redelivery(app: App) -> None:
+    from email.message import EmailMessage
+
+    def with_file(data: bytes) -> bytes:
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "jane@example.com", "info@x.com", "File"
+        msg.set_content("Here is the file for my project.")
+        msg.add_attachment(data, maintype="application", subtype="octet-stream",
+                           filename="part.bin")
+        return msg.as_bytes()
+
+    assert _inject(app, with_file(b"one")) == "processed"
+    assert _inject(app, with_file(b"two")) == "processed"
