@@ -22,7 +22,7 @@ from sqlmodel import col, select
 
 from bot import spam
 from bot.cases import OPEN_STATUSES, case_by_ref, days_left
-from bot.channels.imap import ImapConfigError, check_imap
+from bot.channels.imap import ImapConfigError, check_imap, record_first_start
 from bot.channels.outbound import deliver_due, make_transport
 from bot.config import Settings
 from bot.context import App, bootstrap
@@ -79,6 +79,7 @@ def run() -> None:
     if app.settings.demo_data:
         seed_demo(app)
     if app.settings.imap_host:
+        record_first_start(app)  # mail arriving from now on is new mail, not backlog
         check_imap(app)
     daemon = Daemon(app)
 

@@ -234,6 +234,15 @@ class MailboxState(SQLModel, table=True):
     initialised_at: datetime
 
 
+class FirstStart(SQLModel, table=True):
+    """When the daemon first started with a channel configured (e.g. one IMAP mailbox): mail
+    that arrived before it is backlog, mail after it is answered. Wall-clock time."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)  # imap:user@host/folder
+    started_at: datetime
+
+
 class Suppression(SQLModel, table=True):
     """A keyed hash (HMAC-SHA256) of an address that must get no non-essential mail.
 
