@@ -268,6 +268,14 @@ def _complaint_report(msg: ParsedMessage) -> bool:
                for att in msg.attachments)
 
 
+_BOUNCE_LOCAL_RE = re.compile(r"^(bounces?|mailer-bounces?|bounce-?mail)([-_.+=].*)?$")
+
+
+def _bulk_return_path(msg: ParsedMessage) -> bool:
+    """A VERP/bounce-handler Return-Path: what bulk senders use; a person's is their own."""
+    return any(_BOUNCE_LOCAL_RE.match(local) for local in _addr_locals(msg, "return-path"))
+
+
 def _bulk_sender_headers(msg: ParsedMessage) -> bool:
     return "list-unsubscribe-post" in msg.headers or "x-csa-complaints" in msg.headers
 
@@ -320,6 +328,8 @@ RULES: tuple[RobotRule, ...] = (
               "'complaint about message from <ip>', X-HmXmrOriginalRecipient)", _complaint_report),
     RobotRule("bulk_sender_headers", "RFC 8058 List-Unsubscribe-Post or X-CSA-Complaints",
               _bulk_sender_headers),
+    RobotRule("bulk_return_path", "Return-Path of a bounce handler (bounces@, bounce+…@)",
+              _bulk_return_path),
     RobotRule("dmarc_report", "RFC 7489 aggregate report ('Report Domain: ... Submitter: ...')",
               _dmarc_report),
 )

@@ -38,6 +38,7 @@ def test_rule_names_in_contract_order() -> None:
         "list_notice_subject",
         "complaint_report",
         "bulk_sender_headers",
+        "bulk_return_path",
         "dmarc_report",
     ]
     assert all(rule.description for rule in RULES)
@@ -204,6 +205,7 @@ ROBOTS = MAIL / "robots"
         ("complaint_report.eml", ["complaint_report"]),
         ("bulk_sender_headers.eml", ["bulk_sender_headers"]),
         ("dmarc_report.eml", ["dmarc_report"]),
+        ("bulk_return_path.eml", ["bulk_return_path"]),
         ("dsn_with_project_request.eml", ["delivery_system_name"]),
     ],
 )
@@ -229,6 +231,7 @@ def test_every_rule_has_a_test_mail() -> None:
         "List-Unsubscribe: <mailto:u@example.com>",
         "Sender: Anna Example <anna@example.com>",
         "Return-Path: <anna@example.com>",
+        "Return-Path: <bouncer.design@example.com>",
         "From: Anna Admin <anna@example.com>",
         "From: Delivery Team <delivery@example.com>",
         "X-Mailer: Apple Mail (2.3445)",
@@ -257,6 +260,8 @@ def test_people_are_not_robots(headers: str) -> None:
         ("Sender: postmaster@example.com", ["daemon_return_path"]),
         ("Subject: Your message to models awaits moderator approval", ["list_notice_subject"]),
         ("X-CSA-Complaints: csa-complaints@eco.de", ["bulk_sender_headers"]),
+        ("Return-Path: <bounces@esp.example.com>", ["bulk_return_path"]),
+        ("Return-Path: <bounce+1a2b=example.com@esp.example.com>", ["bulk_return_path"]),
     ],
 )
 def test_issue17_header_rules(headers: str, fired: list[str]) -> None:
