@@ -2,10 +2,10 @@
 
 - The same raw bytes (sha256) within `duplicate_window_hours` of a handled copy: a duplicate
   (a mailbox holding the message twice, a sender re-sending a file, mail without Message-ID).
-- The same sender, subject, text and attachments within `redelivery_window_minutes`: a
-  re-delivery (a relay that retried after a lost "250", adding fresh Received lines and,
-  sometimes, a fresh Message-ID). Chat messages are exempt (people do type "yes" twice), and
-  so are staff senders (a command refused unsigned is sent again, signed).
+- Mail without a Message-ID with the same sender, subject, text and attachments within
+  `redelivery_window_minutes`: a re-delivery (a relay that retried after a lost "250", adding
+  fresh Received lines). Mail with a Message-ID is a new send when the ID is new (a person
+  typing the same code again, a staff command re-sent signed); chat messages are exempt too.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from sqlmodel import Session, col, select
 
 from bot.context import App
 from bot.mime import ParsedMessage
-from bot.staff_commands import is_staff
 from storage import models
 
 __all__ = ["HANDLED", "duplicate_reason", "fingerprint"]
@@ -53,8 +52,8 @@ def duplicate_reason(session: Session, app: App, row: models.InboundMessage,
     if _earlier(session, row, inbound.sha256, row.sha256,
                 timedelta(hours=settings.duplicate_window_hours)):
         return "same raw bytes already handled"
-    if row.channel == "telegram" or not parsed.from_addr or is_staff(app, parsed.from_addr):
-        return None  # a staff command refused unsigned must work when it comes signed
+    if row.channel == "telegram" or parsed.message_id or not parsed.from_addr:
+        return None  # a fresh Message-ID is a new send (a code typed again, a signed retry)
     row.fingerprint = fingerprint(parsed)
     if _earlier(session, row, inbound.fingerprint, row.fingerprint,
                 timedelta(minutes=settings.redelivery_window_minutes)):

@@ -172,3 +172,9 @@ def test_same_text_with_another_attachment_is_not_a_redelivery(app: App) -> None
 
     assert _inject(app, with_file(b"one")) == "processed"
     assert _inject(app, with_file(b"two")) == "processed"
+
+
+def test_same_text_with_a_new_message_id_is_a_new_send(app: App) -> None:
+    first = make_mail("Where is my project SP-2025-0041?", msgid="<try-1@example.com>")
+    again = make_mail("Where is my project SP-2025-0041?", msgid="<try-2@example.com>")
+    assert [_inject(app, first), _inject(app, again)] == ["processed", "processed"]
