@@ -20,8 +20,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import col, select
 
+from bot import spam
 from bot.cases import OPEN_STATUSES, case_by_ref, days_left
-from bot.channels.imap import ImapConfigError, check_imap
+from bot.channels.imap import ImapConfigError, check_imap, record_first_start
 from bot.channels.outbound import deliver_due, make_transport
 from bot.config import Settings
 from bot.context import App, bootstrap
@@ -78,6 +79,7 @@ def run() -> None:
     if app.settings.demo_data:
         seed_demo(app)
     if app.settings.imap_host:
+        record_first_start(app)  # mail arriving from now on is new mail, not backlog
         check_imap(app)
     daemon = Daemon(app)
 
@@ -198,11 +200,11 @@ def inject(
 @cli.command()
 @one_line_errors
 def inbound(
-    status: Annotated[str | None, typer.Option(help="new, processed, robot, quarantined, "
+    status: Annotated[str | None, typer.Option(help="new, processed, robot, spam, quarantined, "
                                                     "duplicate, backlog")] = None,
     limit: int = 50,
 ) -> None:
-    """Stored inbound messages (robots, quarantine and backlog are kept here for staff)."""
+    """Stored inbound messages (robots, spam, quarantine and backlog are kept here for staff)."""
     app = _app()
     with unit_of_work(app.engine) as session:
         query = select(models.InboundMessage).order_by(col(models.InboundMessage.id).desc())
@@ -218,8 +220,12 @@ def inbound(
 
 @cli.command()
 @one_line_errors
-def process(inbound_id: int) -> None:
-    """Run a filed (backlog or quarantined) message through the pipeline now."""
+def process(
+    inbound_id: int,
+    not_spam: Annotated[bool, typer.Option("--not-spam",
+                                           help="ignore the spam verdict this time")] = False,
+) -> None:
+    """Run a filed (backlog, quarantined, spam) message through the pipeline now."""
     app = _app()
     with app.write_lock, unit_of_work(app.engine) as session:
         row = session.get(models.InboundMessage, inbound_id)
@@ -229,6 +235,7 @@ def process(inbound_id: int) -> None:
         audit(session, "inbound.requeued", at=app.clock.now(), actor="cli",
               inbound_id=row.id, old=row.status)
         row.status = "new"
+        row.reason = spam.RELEASED if not_spam else None
         session.add(row)
     typer.echo(f"inbound #{inbound_id} {process_inbound(app, inbound_id)}")
     _deliver(app)

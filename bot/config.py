@@ -90,6 +90,14 @@ class Settings(BaseSettings):
     code_daily_failure_cap: int = 10  # failed code attempts per client per 24 h, then locked
     codes_per_case: int = 3  # fresh codes a requester can get on one case
     trusted_authserv_ids: list[str] = []  # Authentication-Results from these are recorded
+    # spam (bot.spam): header verdicts count only above a trusted Authentication-Results
+    spamd_host: str | None = None  # ask this SpamAssassin spamd (SPAMC/SPAMD over TCP); off
+    spamd_port: int = 783
+    spamd_timeout_seconds: float = 10.0
+    spamd_max_bytes: int = 512 * 1024  # larger mail is checked on its first this many bytes
+    # duplicates without Message-ID (bot.duplicates)
+    duplicate_window_hours: float = 72.0  # the same raw bytes again within this: duplicate
+    redelivery_window_minutes: float = 10.0  # same sender, subject and text: a re-delivery
     deletion_grace_days: int = 7  # a verified deletion waits this long, cancellable
     export_attach_max_bytes: int = 15 * 1024 * 1024  # larger exports go as a download link
     download_enabled: bool = True  # serve expiring export links (bot.downloads)

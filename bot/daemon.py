@@ -8,7 +8,7 @@ import logging
 import signal
 from typing import Any
 
-from bot.channels.imap import ImapWatcher
+from bot.channels.imap import ImapWatcher, record_first_start
 from bot.channels.outbound import deliver_due, make_transport
 from bot.channels.smtp import ListenerConfig, SmtpListener
 from bot.context import App
@@ -58,6 +58,8 @@ class Daemon:
     async def serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._install_signal_handlers()
+        if self.app.settings.imap_host:  # before anything else: mail from now on is answered
+            await asyncio.to_thread(record_first_start, self.app)
         await asyncio.to_thread(process_pending, self.app)  # finish what a crash left
         workers = [asyncio.create_task(self._inbound_worker(), name="inbound"),
                    asyncio.create_task(self._spool_worker(), name="spool"),

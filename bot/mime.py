@@ -102,6 +102,7 @@ class ParsedMessage:
     attachments: list[Attachment] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
     is_multipart: bool = False
+    header_order: list[str] = field(default_factory=list)  # lower-cased names, top first
 
 
 # --------------------------------------------------------------------------- bytes -> str
@@ -727,6 +728,7 @@ def _build(msg: Message, max_attachment_bytes: int | None) -> ParsedMessage:
         attachments=walk.attachments,
         defects=list(dict.fromkeys(walk.defects)),
         is_multipart=msg.is_multipart(),
+        header_order=[_unsurrogate(str(name)).strip().lower() for name, _ in msg.raw_items()],
     )
 
 

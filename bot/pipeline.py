@@ -12,7 +12,7 @@ import logging
 
 from sqlmodel import Session, select
 
-from bot import clarify, privacy, robots
+from bot import clarify, duplicates, privacy, robots, spam
 from bot.cases import client_for_address, open_case, set_status
 from bot.context import App
 from bot.conversation import find_case
@@ -39,11 +39,12 @@ STAFF_INTENTS = frozenset({"complaint", "other", "billing", "technical_question"
 def process_inbound(app: App, inbound_id: int) -> str:
     """Handle one stored message exactly once; returns its final status."""
     try:
+        spamd = _ask_spamd(app, inbound_id)  # a network call: before the write lock
         with app.write_lock, unit_of_work(app.engine) as session:
             row = session.get(models.InboundMessage, inbound_id)
             if row is None or row.status != "new":
                 return row.status if row else "missing"
-            _handle(session, app, row)
+            _handle(session, app, row, spamd)
             status = row.status
     except Exception as exc:  # a bug must not block the mailbox: shunt for staff
         log_failure(log, "inbound %s failed; quarantined", exc, inbound_id)
@@ -86,7 +87,16 @@ def _quarantine(session: Session, app: App, row: models.InboundMessage, reason: 
     notify_quarantine(session, app, row)
 
 
-def _handle(session: Session, app: App, row: models.InboundMessage) -> None:
+def _ask_spamd(app: App, inbound_id: int) -> str | None:
+    if not app.settings.spamd_host:
+        return None
+    with unit_of_work(app.engine) as session:
+        row = session.get(models.InboundMessage, inbound_id)
+        return spam.filter_verdict(app, row) if row and row.status == "new" else None
+
+
+def _handle(session: Session, app: App, row: models.InboundMessage,
+            spamd: str | None = None) -> None:
     try:
         parsed = _parse(app, row)
     except MessageParseError as exc:
@@ -94,7 +104,7 @@ def _handle(session: Session, app: App, row: models.InboundMessage) -> None:
         return
     row.message_id = parsed.message_id or row.message_id
     row.sender = parsed.from_addr or row.sender
-    if _filtered(session, app, row, parsed):
+    if _filtered(session, app, row, parsed, spamd):
         return
     incoming = Incoming(row=row, parsed=parsed)
     if is_staff(app, parsed.from_addr):
@@ -118,10 +128,19 @@ def _parse(app: App, row: models.InboundMessage) -> ParsedMessage:
 
 
 def _filtered(session: Session, app: App, row: models.InboundMessage,
-              parsed: ParsedMessage) -> bool:
-    """Robots, duplicates, loops and sender-less mail stop here, with no reply."""
+              parsed: ParsedMessage, spamd: str | None = None) -> bool:
+    """Robots, spam, duplicates, loops and sender-less mail stop here, with no reply."""
     if _is_duplicate(session, row):
         _finish(session, app, row, "duplicate", "Message-ID already handled")
+        return True
+    copy = duplicates.duplicate_reason(session, app, row, parsed)
+    if copy:
+        _finish(session, app, row, "duplicate", copy)
+        return True
+    verdict = spamd or spam.mx_verdict(parsed, app.settings.trusted_authserv_ids)
+    if verdict and row.reason != spam.RELEASED:
+        _finish(session, app, row, "spam", verdict)
+        spam.tell_staff_if_privacy(session, app, row, parsed)
         return True
     fired = robots.robot_verdict(parsed) + _loop_rules(app, parsed)
     if fired:
@@ -139,7 +158,7 @@ def _is_duplicate(session: Session, row: models.InboundMessage) -> bool:
     query = select(models.InboundMessage.id).where(
         models.InboundMessage.message_id == row.message_id,
         models.InboundMessage.id != row.id,
-        models.InboundMessage.status.in_(("processed", "robot", "duplicate")),  # type: ignore[attr-defined]
+        models.InboundMessage.status.in_(duplicates.HANDLED),  # type: ignore[attr-defined]
     )
     return session.exec(query).first() is not None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import getaddresses
 
 from bot.mime import ParsedMessage
 
@@ -67,7 +68,8 @@ def _dsn_bounce(msg: ParsedMessage) -> bool:
     )
 
 
-_DAEMON_LOCALS = frozenset({"mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster"})
+_DAEMON_LOCALS = frozenset({"mailer-daemon", "mailerdaemon", "mail-daemon", "mailer_daemon",
+                            "postmaster", "post_master", "post-master"})
 
 
 def _mailer_daemon_sender(msg: ParsedMessage) -> bool:
@@ -166,6 +168,125 @@ def _feedback_report(msg: ParsedMessage) -> bool:
     return _has_part(msg, "message/feedback-report")
 
 
+# ----------------------------------------------------------- bounces, lists, complaints (issue 17)
+
+
+def _mail_system_report(msg: ParsedMessage) -> bool:
+    """RFC 6522 reserves multipart/report for mail-system reports; many DSNs omit report-type."""
+    return _top_content_type(msg)[0] == "multipart/report"
+
+
+def _addr_locals(msg: ParsedMessage, *names: str) -> list[str]:
+    """Lower-cased local parts of the addresses in these headers."""
+    pairs = getaddresses([v for name in names for v in _values(msg, name)])
+    return [_local_part(addr.strip().lower()) for _name, addr in pairs if addr.strip()]
+
+
+def _daemon_return_path(msg: ParsedMessage) -> bool:
+    return any(local in _DAEMON_LOCALS for local in _addr_locals(msg, "return-path", "sender"))
+
+
+_DELIVERY_NAME_RE = re.compile(
+    r"^\W*(mail delivery (system|subsystem|subsys|service)|mail ?delivery ?subsystem|"
+    r"mail administrator|mailer[- _]?daemon|post[-_ ]?master|delivery status notification|"
+    r"mail system error|undeliverable mail)\W*$",
+    re.IGNORECASE,
+)
+
+
+def _delivery_system_name(msg: ParsedMessage) -> bool:
+    names = [name for name, _addr in getaddresses(_values(msg, "from"))] + [msg.from_name]
+    return any(_DELIVERY_NAME_RE.match(name.strip()) for name in names if name.strip())
+
+
+_BOUNCE_SUBJECT_RE = re.compile(
+    r"^\s*(undelivered mail returned to sender|undelivered mail\b|undeliverable\s*:|"
+    r"delivery status notification|returned mail\s*:|mail delivery failed|failure notice\s*$|"
+    r"warning: could not send message|delivery notification: delivery has failed|"
+    r"unzustellbar\s*:|nicht zustellbar\s*:|non remis\s*:|non recapitabile\s*:|"
+    r"no se puede entregar\s*:)",
+    re.IGNORECASE,
+)
+
+
+def _bounce_subject(msg: ParsedMessage) -> bool:
+    return bool(_BOUNCE_SUBJECT_RE.match(msg.subject))
+
+
+def _provider_bounce_headers(msg: ParsedMessage) -> bool:
+    if "x-failed-recipients" in msg.headers:
+        return True
+    return any(_first_token(v) in ("true", "yes", "1")
+               for v in _values(msg, "x-ms-exchange-message-is-ndr"))
+
+
+_LIST_SOFTWARE_HEADERS = (
+    "x-mlserver", "x-ml-name", "x-ml-count", "x-ml-info", "x-sequence", "x-mailman-version",
+    "x-beenthere", "x-list-administrivia", "x-listserver", "x-listprocessor-version",
+    "x-majordomo-version", "x-ecartis-version", "x-list", "x-loop", "errors-to",
+)
+
+
+def _list_software_headers(msg: ParsedMessage) -> bool:
+    return any(name in msg.headers for name in _LIST_SOFTWARE_HEADERS)
+
+
+_LIST_LOCAL_RE = re.compile(
+    r"^(owner-.+|.+-owner|.+-request|.+-admin|.+-bounces(\+.*)?|listserv|majordomo|mailman|"
+    r"listproc|sympa|ecartis)$"
+)
+
+
+def _list_software_sender(msg: ParsedMessage) -> bool:
+    locals_ = _addr_locals(msg, "from", "sender", "return-path")
+    return any(_LIST_LOCAL_RE.match(local) for local in locals_)
+
+
+_LIST_NOTICE_RE = re.compile(
+    r"^\s*(loop alert|mail loop detected|your message to .+ awaits moderator approval|"
+    r"majordomo results|welcome to the .+ mailing list|.+ mailing list memberships reminder|"
+    r"confirm [0-9a-f]{16,})",
+    re.IGNORECASE,
+)
+
+
+def _list_notice_subject(msg: ParsedMessage) -> bool:
+    return bool(_LIST_NOTICE_RE.match(msg.subject))
+
+
+_COMPLAINT_SUBJECT_RE = re.compile(
+    r"^\s*complaint about message from ((\d{1,3}\.){3}\d{1,3}|[0-9a-f]*:[0-9a-f:]+)\s*$",
+    re.IGNORECASE,
+)
+_JMRP_MARK = b"x-hmxmroriginalrecipient:"
+
+
+def _complaint_report(msg: ParsedMessage) -> bool:
+    if _COMPLAINT_SUBJECT_RE.match(msg.subject):
+        return True
+    return any(att.content_type == "message/rfc822" and _JMRP_MARK in att.data[:65536].lower()
+               for att in msg.attachments)
+
+
+_BOUNCE_LOCAL_RE = re.compile(r"^(bounces?|mailer-bounces?|bounce-?mail)([-_.+=].*)?$")
+
+
+def _bulk_return_path(msg: ParsedMessage) -> bool:
+    """A VERP/bounce-handler Return-Path: what bulk senders use; a person's is their own."""
+    return any(_BOUNCE_LOCAL_RE.match(local) for local in _addr_locals(msg, "return-path"))
+
+
+def _bulk_sender_headers(msg: ParsedMessage) -> bool:
+    return "list-unsubscribe-post" in msg.headers or "x-csa-complaints" in msg.headers
+
+
+_DMARC_SUBJECT_RE = re.compile(r"^\s*report domain:\s*\S+.*\bsubmitter:", re.IGNORECASE)
+
+
+def _dmarc_report(msg: ParsedMessage) -> bool:
+    return bool(_DMARC_SUBJECT_RE.match(msg.subject))
+
+
 RULES: tuple[RobotRule, ...] = (
     RobotRule("auto_submitted", "RFC 3834 Auto-Submitted header other than 'no'", _auto_submitted),
     RobotRule(
@@ -186,9 +307,35 @@ RULES: tuple[RobotRule, ...] = (
     ),
     RobotRule("auto_reply_subject", "out-of-office / automatic-reply subject", _auto_reply_subject),
     RobotRule("feedback_report", "RFC 5965 abuse feedback report (ARF)", _feedback_report),
+    RobotRule("mail_system_report", "RFC 6522 multipart/report, whatever its report-type (or none)",
+              _mail_system_report),
+    RobotRule("daemon_return_path", "Return-Path or Sender is MAILER-DAEMON or postmaster",
+              _daemon_return_path),
+    RobotRule("delivery_system_name", "From name like 'Mail Delivery System' (bounces)",
+              _delivery_system_name),
+    RobotRule("bounce_subject", "non-delivery subject ('Undelivered Mail Returned to Sender', ...)",
+              _bounce_subject),
+    RobotRule("provider_bounce_headers", "X-Failed-Recipients (Exim, Gmail), Exchange NDR markers",
+              _provider_bounce_headers),
+    RobotRule("list_software_headers", "list-manager headers (X-MLServer, X-ML-Name, X-Sequence, "
+              "X-Mailman-Version, X-BeenThere, X-Loop, Errors-To, ...)", _list_software_headers),
+    RobotRule("list_software_sender", "owner-*, *-owner, *-request, *-admin, *-bounces, listserv "
+              "or majordomo in From, Sender or Return-Path (RFC 3834 section 2)",
+              _list_software_sender),
+    RobotRule("list_notice_subject", "list-manager notice subject ('Loop Alert', moderation, ...)",
+              _list_notice_subject),
+    RobotRule("complaint_report", "provider complaint report that is not RFC 5965 (Hotmail JMRP: "
+              "'complaint about message from <ip>', X-HmXmrOriginalRecipient)", _complaint_report),
+    RobotRule("bulk_sender_headers", "RFC 8058 List-Unsubscribe-Post or X-CSA-Complaints",
+              _bulk_sender_headers),
+    RobotRule("bulk_return_path", "Return-Path of a bounce handler (bounces@, bounce+…@)",
+              _bulk_return_path),
+    RobotRule("dmarc_report", "RFC 7489 aggregate report ('Report Domain: ... Submitter: ...')",
+              _dmarc_report),
 )
 
 
 def robot_verdict(msg: ParsedMessage) -> list[str]:
     """Names of the rules that fired, in RULES order; [] means "probably a human"."""
     return [rule.name for rule in RULES if rule.check(msg)]
+

@@ -88,3 +88,20 @@ def notify_backlog(session: Session, app: App, mailbox: str, count: int, key: st
         auto_submitted="auto-generated",
     )
     audit(session, "inbound.backlog_filed", at=app.clock.now(), mailbox=mailbox, count=count)
+
+
+def notify_spam_privacy(session: Session, app: App, inbound: models.InboundMessage,
+                        intents: list[str]) -> None:
+    """A message filed as spam reads like a privacy request: a person decides, the clock may
+    be running; the original rides along."""
+    rendered = app.renderer.render(
+        "staff_spam_privacy", "en", inbound=inbound, intents=intents,
+        company=app.settings.company_name,
+    )
+    enqueue_email(
+        session, app, to=app.settings.staff_address, rendered=rendered,
+        purpose="staff_spam_privacy", idempotency_key=f"spam-privacy:{inbound.id}",
+        attachments=[_original(inbound)], auto_submitted="auto-generated",
+    )
+    audit(session, "inbound.spam_privacy_to_staff", at=app.clock.now(), inbound_id=inbound.id,
+          intents=intents)

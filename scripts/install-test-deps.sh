@@ -1,5 +1,6 @@
 #!/bin/sh
-# Install the Debian packages the end-to-end tests need (Dovecot IMAP, PostgreSQL, swaks),
+# Install the Debian packages the end-to-end tests need (Dovecot IMAP, PostgreSQL, swaks,
+# SpamAssassin with its spamd daemon, packaged separately since Debian 12),
 # idempotently and non-interactively, without leaving the system-wide services running:
 # the tests start their own private instances on free loopback ports (tests/servers/).
 #
@@ -9,8 +10,8 @@
 # root, sudo is unavailable and packages are missing.
 set -eu
 
-PACKAGES="dovecot-imapd postgresql swaks"
-SERVICES="dovecot postgresql"
+PACKAGES="dovecot-imapd postgresql swaks spamassassin spamd"
+SERVICES="dovecot postgresql spamd spamassassin"
 
 missing_packages() {
     missing=""
@@ -27,7 +28,7 @@ missing_packages() {
 have() { command -v "$1" >/dev/null 2>&1; }
 
 # After a fresh install: stop the distribution's own daemons and keep them from starting at
-# boot, so they do not hold ports 143/993/5432 (harmless if they are not running).
+# boot, so they do not hold ports 143/993/5432/783 (harmless if they are not running).
 quiesce_services() {
     for svc in $SERVICES; do
         if [ -d /run/systemd/system ] && have systemctl; then

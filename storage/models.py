@@ -143,11 +143,12 @@ class InboundMessage(SQLModel, table=True):
     channel: str  # smtp, imap, inject, telegram
     source_key: str = Field(index=True, unique=True)  # idempotency: imap:box:validity:uid, ...
     message_id: str | None = Field(default=None, index=True)
-    sha256: str
+    sha256: str = Field(index=True)  # the same bytes again within a window: a duplicate
+    fingerprint: str | None = Field(default=None, index=True)  # sender+subject+text (re-delivery)
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     raw_key: str | None = None  # large mail: the raw bytes are in the file store, raw is b""
     received_at: datetime
-    # new -> processed | robot | quarantined | duplicate | backlog | ignored
+    # new -> processed | robot | spam | quarantined | duplicate | backlog | ignored
     status: str = Field(default="new", index=True)
     reason: str | None = None
     sender: str | None = None  # envelope/header sender, lower-cased
@@ -231,6 +232,15 @@ class MailboxState(SQLModel, table=True):
     uidvalidity: int
     last_uid: int = 0
     initialised_at: datetime
+
+
+class FirstStart(SQLModel, table=True):
+    """When the daemon first started with a channel configured (e.g. one IMAP mailbox): mail
+    that arrived before it is backlog, mail after it is answered. Wall-clock time."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)  # imap:user@host/folder
+    started_at: datetime
 
 
 class Suppression(SQLModel, table=True):

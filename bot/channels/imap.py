@@ -19,6 +19,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from imapclient import IMAPClient
@@ -32,6 +33,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from bot.clock import SystemClock
 from bot.context import App
 from bot.intake import RawMail, store_many
 from bot.pipeline import process_inbound
@@ -49,6 +51,30 @@ BODY_CHUNK_BYTES = 8 * 1024 * 1024  # bytes of small mail per FETCH BODY.PEEK[]
 RECOVERABLE = (IMAPClientError, OSError, socket.timeout, ssl.SSLError, EOFError)
 HEALTHY_SECONDS = 60.0
 IDLE_LOOK_AGAIN_SECONDS = 1.0  # the short first IDLE after a sync (see _watch)
+
+
+def mailbox_key(app: App) -> str:
+    s = app.settings
+    return f"{s.imap_user}@{s.imap_host}/{s.imap_mailbox}"
+
+
+def record_first_start(app: App) -> datetime:
+    """The recorded first start of the daemon on this mailbox (recorded now if none).
+
+    Called before the start-up IMAP check, so mail arriving while the daemon starts is new
+    mail. Wall-clock time, not the app's clock: it is compared with the server's INTERNALDATE.
+    """
+    key = f"imap:{mailbox_key(app)}"
+    with app.write_lock, unit_of_work(app.engine) as session:
+        query = select(models.FirstStart).where(models.FirstStart.key == key)
+        found = session.exec(query).first()
+        if found is None:
+            found = models.FirstStart(key=key, started_at=SystemClock().now())
+            session.add(found)
+            audit(session, "imap.first_start", at=app.clock.now(),
+                  mailbox=app.settings.imap_mailbox)
+        started = found.started_at
+    return started if started.tzinfo else started.replace(tzinfo=UTC)
 
 
 class ImapConfigError(Exception):
@@ -94,7 +120,7 @@ class ImapWatcher:
         self.on_stored = on_stored
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
-        self.key = f"{app.settings.imap_user}@{app.settings.imap_host}/{app.settings.imap_mailbox}"
+        self.key = mailbox_key(app)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -205,17 +231,20 @@ class ImapWatcher:
             session.add(state)
 
     def _file_backlog(self, client: IMAPClient, uidvalidity: int) -> None:
-        """First start on a mailbox with mail in it: store it all, answer none, tell staff.
+        """First start on a mailbox with mail in it: file what arrived before the daemon first
+        started (by INTERNALDATE), answer none of it, tell staff. Mail that arrived since is
+        left for `sync` to handle as new mail, whatever the first SELECT found.
 
         The state is saved only at the end: a crash midway files the backlog again (the
         source keys make that a no-op) rather than answering the rest as new mail."""
         uids = sorted(client.search(["NOT", "DELETED"]))
-        for batch in self._batches(client, uids):
+        old, new = _split_by_arrival(client, uids, record_first_start(self.app))
+        for batch in self._batches(client, old):
             self._store_batch(client, uidvalidity, batch, status="backlog")
-        self._save_state(uidvalidity, max(uids, default=0))
-        if uids:
+        self._save_state(uidvalidity, min(new) - 1 if new else max(uids, default=0))
+        if old:
             with self.app.write_lock, unit_of_work(self.app.engine) as session:
-                notify_backlog(session, self.app, self.app.settings.imap_mailbox, len(uids),
+                notify_backlog(session, self.app, self.app.settings.imap_mailbox, len(old),
                                f"{self.key}:{uidvalidity}")
             self.on_processed()
 
@@ -352,6 +381,29 @@ def _fetch_many(client: IMAPClient, uids: list[int]) -> list[tuple[int, bytes]]:
     """Whole bodies in one FETCH, in UID order; expunged messages are left out."""
     data = client.fetch(uids, ["BODY.PEEK[]"])
     return [(uid, bytes(data[uid].get(b"BODY[]") or b"")) for uid in uids if data.get(uid)]
+
+
+def _split_by_arrival(client: IMAPClient, uids: list[int],
+                      first_start: datetime) -> tuple[list[int], list[int]]:
+    """(arrived before the first start, arrived since) by INTERNALDATE. INTERNALDATE has
+    whole seconds: mail from the second of the first start counts as new (answered)."""
+    cutoff = first_start.astimezone(UTC).replace(microsecond=0)
+    old: list[int] = []
+    new: list[int] = []
+    for start in range(0, len(uids), SIZE_CHUNK):
+        chunk = uids[start:start + SIZE_CHUNK]
+        data = client.fetch(chunk, ["INTERNALDATE"])
+        for uid in chunk:
+            arrived = _aware(data.get(uid, {}).get(b"INTERNALDATE"))
+            (old if arrived is not None and arrived < cutoff else new).append(uid)
+    return old, new
+
+
+def _aware(value: object) -> datetime | None:
+    """imapclient gives INTERNALDATE as local naive time (normalise_times) or aware."""
+    if not isinstance(value, datetime):
+        return None
+    return (value if value.tzinfo else value.astimezone()).astimezone(UTC)
 
 
 def _drain_news(client: IMAPClient) -> bool:

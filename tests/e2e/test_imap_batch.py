@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import pytest
@@ -34,10 +35,13 @@ def _mails(count: int, tag: str) -> list[bytes]:
             .replace(b"\n", b"\r\n") for n in range(count)]
 
 
-def _append(server: DovecotServer, user: str, mails: list[bytes]) -> list[int]:
-    """APPEND all mails in one MULTIAPPEND; returns every UID in the INBOX."""
+def _append(server: DovecotServer, user: str, mails: list[bytes],
+            arrived: datetime | None = None) -> list[int]:
+    """APPEND all mails in one MULTIAPPEND (with INTERNALDATE `arrived`, if given); returns
+    every UID in the INBOX."""
     with server.client(user) as conn:
-        conn.multiappend("INBOX", mails)
+        conn.multiappend("INBOX", mails if arrived is None
+                         else [{"msg": mail, "date": arrived} for mail in mails])
         conn.select_folder("INBOX", readonly=True)
         return sorted(conn.search("ALL"))
 
@@ -232,7 +236,8 @@ def test_large_backlog_is_filed_in_batches_and_not_handed_on(
     make_app: Callable[..., App], dovecot: DovecotServer, imap_user: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    uids = _append(dovecot, imap_user, _mails(250, "backlog"))
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)  # before the first start
+    uids = _append(dovecot, imap_user, _mails(250, "backlog"), arrived=an_hour_ago)
     app = _imap_app(make_app, dovecot, imap_user)
     batches = _record_batches(monkeypatch)
     handed: list[int] = []

@@ -4,10 +4,12 @@ each message handled once (restart included), handled mail flagged or moved."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlmodel import select
 
-from bot.channels.imap import PROCESSED_FLAG
+from bot.channels.imap import PROCESSED_FLAG, ImapWatcher, record_first_start
 from bot.context import App
 from storage import models
 from storage.db import unit_of_work
@@ -52,8 +54,10 @@ def test_idle_delivery_is_answered_once_and_flagged(
 def test_backlog_on_first_start_is_filed_not_answered(
     make_app: Callable[..., App], run_daemon: Callable, dovecot: DovecotServer, imap_user: str
 ) -> None:
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)  # before the daemon first started
     for n in range(3):
-        dovecot.deliver(imap_user, make_mail(f"old message {n}: delete my data"))
+        dovecot.deliver(imap_user, make_mail(f"old message {n}: delete my data"),
+                        msg_time=an_hour_ago)
     app = _imap_app(make_app, dovecot, imap_user)
     with run_daemon(app):
         wait_until(lambda: len(_inbound(app)) == 3)
@@ -61,6 +65,43 @@ def test_backlog_on_first_start_is_filed_not_answered(
     assert notice["To"] == "staff@stelloloxonpro.com"
     assert "3 messages" in notice["Subject"]
     assert {m.status for m in _inbound(app)} == {"backlog"}
+
+
+def test_mail_arriving_during_start_up_is_answered_not_filed_as_backlog(
+    make_app: Callable[..., App], run_daemon: Callable, dovecot: DovecotServer, imap_user: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 17: a client's mail that lands after the daemon started but before the watcher's
+    first SELECT is new mail (INTERNALDATE after the recorded first start), not backlog."""
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    dovecot.deliver(imap_user, make_mail("old: delete my data", sender="old@example.org",
+                                         msgid="<old@example.org>"), msg_time=an_hour_ago)
+    real_start = ImapWatcher.start
+
+    def start_after_a_client_wrote(watcher: ImapWatcher) -> None:
+        dovecot.deliver(imap_user, make_mail("Please send me a copy of my data.",
+                                             msgid="<during-start@example.com>"))
+        real_start(watcher)
+
+    monkeypatch.setattr(ImapWatcher, "start", start_after_a_client_wrote)
+    app = _imap_app(make_app, dovecot, imap_user)
+    with run_daemon(app):
+        wait_until(lambda: [m for m in outbox_messages(app) if m["To"] == "jane@example.com"])
+        wait_until(lambda: [m for m in outbox_messages(app)
+                            if m["To"] == "staff@stelloloxonpro.com"
+                            and "1 message" in m["Subject"]])
+    statuses = {m.message_id: m.status for m in _inbound(app)}
+    assert statuses == {"<old@example.org>": "backlog", "<during-start@example.com>": "processed"}
+    replies = [m for m in outbox_messages(app) if m["To"] == "jane@example.com"]
+    assert replies[0]["In-Reply-To"] == "<during-start@example.com>"
+    assert not [m for m in outbox_messages(app) if m["To"] == "old@example.org"]
+
+
+def test_first_start_is_recorded_once(make_app: Callable[..., App], dovecot: DovecotServer,
+                                      imap_user: str) -> None:
+    app = _imap_app(make_app, dovecot, imap_user)
+    first = record_first_start(app)
+    assert record_first_start(app) == first
 
 
 def test_polling_fallback_and_move_to_processed_folder(

@@ -7,6 +7,7 @@ Fixtures:
     postgres_server  session  PostgresServer
     postgres_url     function SQLAlchemy URL of a fresh, empty database (dropped afterwards)
     capture_smtp     function CaptureSMTP, no AUTH, no TLS
+    spamd_server     session  SpamdServer (SpamAssassin spamd, local tests only)
 
 Plus plain helpers: ``free_port() -> int``; ``require_dovecot()`` / ``require_postgres()`` apply
 the skip-or-fail policy below in tests that start their own servers.
@@ -28,6 +29,7 @@ from tests.servers import free_port
 from tests.servers.capture_smtp import CaptureSMTP
 from tests.servers.dovecot import DovecotServer, dovecot_binary
 from tests.servers.postgres import PostgresServer, postgres_bindir
+from tests.servers.spamd import SpamdServer, spamd_binary
 
 __all__ = [
     "capture_smtp",
@@ -39,6 +41,8 @@ __all__ = [
     "postgres_url",
     "require_dovecot",
     "require_postgres",
+    "require_spamd",
+    "spamd_server",
 ]
 
 _INSTALL_HINT = "run scripts/install-test-deps.sh as root"
@@ -66,6 +70,12 @@ def require_postgres() -> None:
     """Skip (or fail under CI) unless PostgreSQL's initdb/pg_ctl are installed."""
     if postgres_bindir() is None:
         _missing("PostgreSQL server (Debian package postgresql)")
+
+
+def require_spamd() -> None:
+    """Skip (or fail under CI) unless SpamAssassin's spamd is installed."""
+    if spamd_binary() is None:
+        _missing("spamd (Debian packages spamassassin and spamd)")
 
 
 def _start_dovecot(**kwargs: object) -> Iterator[DovecotServer]:
@@ -117,4 +127,11 @@ def capture_smtp() -> Iterator[CaptureSMTP]:
     """Plain SMTP sink on 127.0.0.1 (no AUTH/TLS).  For AUTH, STARTTLS or other options,
     construct ``CaptureSMTP(user=..., password=..., starttls=True)`` in the test."""
     with CaptureSMTP() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def spamd_server() -> Iterator[SpamdServer]:
+    require_spamd()
+    with SpamdServer() as server:
         yield server

@@ -28,6 +28,18 @@ def test_rule_names_in_contract_order() -> None:
         "auto_reply_headers",
         "auto_reply_subject",
         "feedback_report",
+        "mail_system_report",
+        "daemon_return_path",
+        "delivery_system_name",
+        "bounce_subject",
+        "provider_bounce_headers",
+        "list_software_headers",
+        "list_software_sender",
+        "list_notice_subject",
+        "complaint_report",
+        "bulk_sender_headers",
+        "bulk_return_path",
+        "dmarc_report",
     ]
     assert all(rule.description for rule in RULES)
 
@@ -39,7 +51,11 @@ def test_rule_names_in_contract_order() -> None:
         ("reply_de.eml", []),
         ("stl_attachment.eml", []),
         ("html_only.eml", []),
-        ("dsn_bounce.eml", ["auto_submitted", "dsn_bounce", "mailer_daemon_sender"]),
+        (
+            "dsn_bounce.eml",
+            ["auto_submitted", "dsn_bounce", "mailer_daemon_sender", "mail_system_report",
+             "delivery_system_name", "bounce_subject"],
+        ),
         (
             "ooo_de_auto_submitted.eml",
             ["auto_submitted", "auto_reply_headers", "auto_reply_subject"],
@@ -85,6 +101,17 @@ def test_header_rules(headers: str, fired: list[str]) -> None:
     [
         ("MAILER-DAEMON@mx.example.com", ["mailer_daemon_sender"]),
         ("postmaster@example.com", ["mailer_daemon_sender"]),
+        ("post_master@example.com", ["mailer_daemon_sender"]),
+        ("Mailer_Daemon@example.com", ["mailer_daemon_sender"]),
+        ("owner-models@lists.example.com", ["list_software_sender"]),
+        ("models-owner@lists.example.com", ["list_software_sender"]),
+        ("models-request@lists.example.com", ["list_software_sender"]),
+        ("models-admin@lists.example.com", ["list_software_sender"]),
+        ("models-bounces+anna=example.com@lists.example.com", ["list_software_sender"]),
+        ("LISTSERV@lists.example.com", ["list_software_sender"]),
+        ("administrator@example.com", []),
+        ("owner@example.com", []),
+        ("request.desk@example.com", []),
         ("noreply@example.com", ["noreply_sender"]),
         ("do-not-reply@example.com", ["noreply_sender"]),
         ("DoNotReply@example.com", ["noreply_sender"]),
@@ -139,7 +166,7 @@ def report(report_type: str, part_type: str) -> ParsedMessage:
 
 def test_feedback_report() -> None:
     assert robot_verdict(report("feedback-report", "message/feedback-report")) == [
-        "feedback_report"
+        "feedback_report", "mail_system_report"
     ]
 
 
@@ -155,4 +182,94 @@ def test_dsn_part_inside_mixed_message() -> None:
 
 def test_read_receipt_counts_as_status_report() -> None:
     msg = report("disposition-notification", "message/disposition-notification")
-    assert robot_verdict(msg) == ["dsn_bounce"]
+    assert robot_verdict(msg) == ["dsn_bounce", "mail_system_report"]
+
+
+# --------------------------------------------------------------- issue 17: one mail per rule
+
+ROBOTS = MAIL / "robots"
+
+
+@pytest.mark.parametrize(
+    ("name", "fired"),
+    [
+        ("report_without_type.eml", ["mail_system_report"]),
+        ("daemon_return_path.eml", ["daemon_return_path"]),
+        ("post_master_sender.eml", ["mailer_daemon_sender"]),
+        ("delivery_system_name.eml", ["delivery_system_name"]),
+        ("bounce_subject.eml", ["bounce_subject"]),
+        ("provider_bounce_headers.eml", ["provider_bounce_headers"]),
+        ("list_software_headers.eml", ["list_software_headers"]),
+        ("list_software_sender.eml", ["list_software_sender"]),
+        ("list_notice_subject.eml", ["list_notice_subject"]),
+        ("complaint_report.eml", ["complaint_report"]),
+        ("bulk_sender_headers.eml", ["bulk_sender_headers"]),
+        ("dmarc_report.eml", ["dmarc_report"]),
+        ("bulk_return_path.eml", ["bulk_return_path"]),
+        ("dsn_with_project_request.eml", ["delivery_system_name"]),
+    ],
+)
+def test_each_rule_has_its_own_mail(name: str, fired: list[str]) -> None:
+    assert robot_verdict(parse_message((ROBOTS / name).read_bytes())) == fired
+
+
+def test_every_rule_has_a_test_mail() -> None:
+    seen = {rule for path in [*ROBOTS.glob("*.eml"), *MAIL.glob("*.eml")]
+            for rule in robot_verdict(parse_message(path.read_bytes()))}
+    untested = {"auto_reply_subject", "feedback_report"}  # covered by the tests above
+    assert {rule.name for rule in RULES} - seen <= untested
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        "Subject: Delivery failed for my order SP-2025-0042",
+        "Subject: Re: complaint about message from your staff",
+        "Subject: My message could not be delivered to your sales team",
+        "Subject: Welcome aboard",
+        "Subject: Report on the domain of 3D printing",
+        "List-Unsubscribe: <mailto:u@example.com>",
+        "Sender: Anna Example <anna@example.com>",
+        "Return-Path: <anna@example.com>",
+        "Return-Path: <bouncer.design@example.com>",
+        "From: Anna Admin <anna@example.com>",
+        "From: Delivery Team <delivery@example.com>",
+        "X-Mailer: Apple Mail (2.3445)",
+    ],
+)
+def test_people_are_not_robots(headers: str) -> None:
+    assert robot_verdict(make(headers)) == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "fired"),
+    [
+        ("Subject: Undeliverable: Your quote", ["bounce_subject"]),
+        ("Subject: Delivery Status Notification (Failure)", ["bounce_subject"]),
+        ("Subject: Mail delivery failed: returning message to sender", ["bounce_subject"]),
+        ("Subject: failure notice", ["bounce_subject"]),
+        ("Subject: Unzustellbar: Angebot", ["bounce_subject"]),
+        ("Subject: complaint about message from 2001:db8::25", ["complaint_report"]),
+        ("X-MS-Exchange-Message-Is-Ndr: true", ["provider_bounce_headers"]),
+        ("X-Mailman-Version: 2.1.39", ["list_software_headers"]),
+        ("X-BeenThere: models@lists.example.com", ["list_software_headers"]),
+        ("Errors-To: bounces@news.example.com", ["list_software_headers"]),
+        ("X-Loop: models@lists.example.com", ["list_software_headers"]),
+        ("Sender: owner-models@lists.example.com", ["list_software_sender"]),
+        ("Return-Path: <MAILER-DAEMON@mx.example.com>", ["daemon_return_path"]),
+        ("Sender: postmaster@example.com", ["daemon_return_path"]),
+        ("Subject: Your message to models awaits moderator approval", ["list_notice_subject"]),
+        ("X-CSA-Complaints: csa-complaints@eco.de", ["bulk_sender_headers"]),
+        ("Return-Path: <bounces@esp.example.com>", ["bulk_return_path"]),
+        ("Return-Path: <bounce+1a2b=example.com@esp.example.com>", ["bulk_return_path"]),
+    ],
+)
+def test_issue17_header_rules(headers: str, fired: list[str]) -> None:
+    assert robot_verdict(make(headers)) == fired
+
+
+def test_mail_delivery_names() -> None:
+    for name in ("Mail Delivery System", "Mail Delivery Subsystem", "Mail Delivery Subsys",
+                 "Mail Administrator", "MAILER-DAEMON", "Postmaster"):
+        msg = parse_message(f"From: {name} <relay@mx.example.com>\nSubject: x\n\nb\n".encode())
+        assert robot_verdict(msg) == ["delivery_system_name"], name
