@@ -376,6 +376,46 @@ def note(case_ref: str, text: str) -> None:
     _staff_action(case_ref, "NOTE", text)
 
 
+# ------------------------------------------------------------ issue 14: the staff dashboard
+
+staff_cli = typer.Typer(no_args_is_help=True, help="Staff accounts of the web dashboard.")
+cli.add_typer(staff_cli, name="staff")
+
+
+@staff_cli.command("add")
+@one_line_errors
+def staff_add(
+    username: str,
+    name: Annotated[str, typer.Option(help="Name shown on pages and in the audit log.")] = "",
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                          confirmation_prompt=True,
+                                          help="Asked for when not given (never echoed).")]
+    = "",
+) -> None:
+    """Create a dashboard login (the password is stored as a scrypt hash only)."""
+    from bot.dashboard.auth import StaffAccountError, add_staff
+
+    app = _app()
+    try:
+        add_staff(app, username=username, display_name=name, password=password)
+    except StaffAccountError as exc:
+        _fail(str(exc))
+    typer.echo(f"staff account {username.strip().lower()} added")
+
+
+@staff_cli.command("list")
+@one_line_errors
+def staff_list() -> None:
+    """Dashboard logins."""
+    from bot.dashboard.auth import list_staff
+
+    table = Table("user", "name", "created", "disabled")
+    for account in list_staff(_app()):
+        table.add_row(account.username, account.display_name, f"{account.created_at:%Y-%m-%d}",
+                      f"{account.disabled_at:%Y-%m-%d}" if account.disabled_at else "")
+    _console().print(table)
+
+
 def main() -> None:
     cli(prog_name="stelloloxon-bot")
 
