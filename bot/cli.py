@@ -116,6 +116,9 @@ def _banner(app: App, daemon: Daemon) -> None:
         "  IMAP:          off (set STELLOLOXON_IMAP_HOST to watch a mailbox)",
         f"  Replies land:  {where}",
         f"  Staff inbox:   {s.staff_address}",
+        f"  Dashboard:     http://{s.dashboard_host}:{daemon.dashboard.port}/ "
+        "(logins: stelloloxon-bot staff add NAME)"
+        if daemon.dashboard else "  Dashboard:     off",
         "  Telegram:      "
         + ("on" if s.telegram_token else "off (set STELLOLOXON_TELEGRAM_TOKEN)"),
         f"  Database:      {app.engine.url.render_as_string(hide_password=True)}",
