@@ -1,5 +1,6 @@
 #!/bin/sh
-# Install the Debian packages the end-to-end tests need (Dovecot IMAP, PostgreSQL, swaks),
+# Install the Debian packages the end-to-end tests need (Dovecot IMAP, PostgreSQL, swaks,
+# chromium + chromium-driver for the dashboard browser test),
 # idempotently and non-interactively, without leaving the system-wide services running:
 # the tests start their own private instances on free loopback ports (tests/servers/).
 #
@@ -9,7 +10,7 @@
 # root, sudo is unavailable and packages are missing.
 set -eu
 
-PACKAGES="dovecot-imapd postgresql swaks"
+PACKAGES="dovecot-imapd postgresql swaks chromium chromium-driver"
 SERVICES="dovecot postgresql"
 
 missing_packages() {
