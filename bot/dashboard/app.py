@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 from collections.abc import Callable, Iterator
 
@@ -85,7 +86,11 @@ class DashboardServer:
     async def start(self) -> None:
         """Bind first (a taken port fails here with a clear OSError), then serve."""
         config = self._server.config
-        sock = socket.create_server((config.host, config.port))
+        try:
+            sock = socket.create_server((config.host, config.port))
+        except OSError as exc:
+            raise OSError(f"cannot serve the dashboard on {config.host}:{config.port}: "
+                          f"{os.strerror(exc.errno) if exc.errno else exc}") from None
         self.port = int(sock.getsockname()[1])
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="dashboard")
         while not self._server.started and not self._task.done():

@@ -14,7 +14,7 @@ from email.parser import BytesParser
 from typing import Any
 
 from sqlalchemy import or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bot.cases import OPEN_STATUSES, days_left
 from bot.mime import MessageParseError, parse_message
@@ -197,8 +197,11 @@ def inbound_queue(session: Session, status: str, limit: int = 200) -> list[model
 
 
 def inbound_counts(session: Session) -> dict[str, int]:
-    return {status: len(session.exec(select(models.InboundMessage.id).where(
-        models.InboundMessage.status == status)).all()) for status in INBOUND_QUEUES}
+    query = (select(models.InboundMessage.status, func.count())
+             .where(col(models.InboundMessage.status).in_(INBOUND_QUEUES))
+             .group_by(models.InboundMessage.status))
+    counts = dict(session.exec(query).all())
+    return {status: int(counts.get(status, 0)) for status in INBOUND_QUEUES}
 
 
 def identity_state(codes: list[models.VerificationCode]) -> str:
