@@ -145,6 +145,15 @@ def log_in(app: App, username: str, password: str) -> str | None:
         return token
 
 
+def record_blocked(app: App, username: str) -> None:
+    """A login refused by the rate limit, before its password was checked."""
+    username = username.strip().lower()
+    with app.write_lock, unit_of_work(app.engine) as session:
+        known = _account(session, username) is not None
+        audit(session, "dashboard.login_blocked", at=app.clock.now(),
+              actor=f"dashboard:{username}" if known else "dashboard", known_account=known)
+
+
 def current_user(app: App, token: str | None) -> StaffUser | None:
     """The staff member a session cookie belongs to, if the session is still valid."""
     if not token:

@@ -95,6 +95,7 @@ class Dashboard:
         keys = [f"user:{username}", f"client:{request.client.host if request.client else ''}"]
         now = self.app.clock.now()
         if self.limiter.blocked(keys, now):
+            await run_in_threadpool(auth.record_blocked, self.app, username)
             return self.page("login", None, 429, csrf=cookie,
                              error="Too many failed logins. Try again later.")
         token = await run_in_threadpool(auth.log_in, self.app, username,

@@ -19,6 +19,7 @@ from bot.clock import FrozenClock
 from bot.context import App
 from bot.dashboard.auth import add_staff
 from bot.demo import seed_demo
+from bot.privacy import run_due_deletions
 from storage import models
 from storage.db import unit_of_work
 from tests.e2e.test_privacy_rights import Mailbox, _code, _purpose
@@ -88,19 +89,11 @@ def test_staff_approve_an_overdue_deletion_in_the_browser(
     app, daemon = served
     mail = Mailbox(app, daemon.smtp_port)  # type: ignore[attr-defined]
     ref = _deletion_waiting_for_approval(app, mail)
-    mail.send("Please send me a copy of all my personal data.", sender="max@example.de",
-              wait=2)
+    mail.send("I have a complaint about my last order.", sender="someone@example.org")
     clock.advance(days=31)  # the deletion request is now overdue
-    mail.send("Please stop sending me marketing emails.", sender="camille@example.fr")
     base = f"http://127.0.0.1:{daemon.dashboard.port}"  # type: ignore[attr-defined]
     driver = browser
-    driver.get(f"{base}/cases")  # type: ignore[attr-defined]
-    assert "Log in" in driver.title  # type: ignore[attr-defined]
-    driver.find_element(By.NAME, "username").send_keys("anna")  # type: ignore[attr-defined]
-    driver.find_element(By.NAME, "password").send_keys(PASSWORD)  # type: ignore[attr-defined]
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()  # type: ignore[attr-defined]
-    wait_until(lambda: "Cases" in driver.title)  # type: ignore[attr-defined]
-    _screenshot(driver, "cases.png", 1280, 720)
+    _log_in(driver, base)
     driver.find_element(By.LINK_TEXT, "Overdue").click()  # type: ignore[attr-defined]
     overdue = driver.find_element(By.CSS_SELECTOR, "span.days.overdue")  # type: ignore[attr-defined]
     assert overdue.text == "-1"
@@ -113,12 +106,67 @@ def test_staff_approve_an_overdue_deletion_in_the_browser(
     [notice] = mail.new(1)
     assert notice["To"] == "jane@example.com" and "will be deleted on" in notice["Subject"]
     assert "dashboard:anna" in driver.page_source  # type: ignore[attr-defined]
-    driver.get(f"{base}/report")  # type: ignore[attr-defined]
-    assert driver.find_elements(By.TAG_NAME, "svg")  # type: ignore[attr-defined]
-    _screenshot(driver, "report.png", 1280, 1200)
     with unit_of_work(app.engine) as session:
         case = session.exec(select(models.Case).where(models.Case.ref == ref)).one()
     assert case.status == "deletion_scheduled"
+    _more_cases_for_the_screenshots(app, mail, clock)
+    _log_in(driver, base)  # weeks have passed: the session has expired
+    _extend_in_the_browser(driver, app, mail)
+    driver.get(f"{base}/cases")  # type: ignore[attr-defined]
+    _screenshot(driver, "cases.png", 1280, 560)
+    driver.get(f"{base}/report")  # type: ignore[attr-defined]
+    assert len(driver.find_elements(By.TAG_NAME, "svg")) == 2  # type: ignore[attr-defined]
+    assert "accounting and tax law" in driver.page_source  # type: ignore[attr-defined]
+    _screenshot(driver, "report.png", 1280, 1500)
+
+
+def _extend_in_the_browser(driver: object, app: App, mail: Mailbox) -> None:
+    """Max's access request gets 30 more days, with a reason he is told."""
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.LINK_TEXT, "SP-REQ-000003").click()  # type: ignore[attr-defined]
+    form = driver.find_element(  # type: ignore[attr-defined]
+        By.XPATH, "//form[.//button[text()='Extend']]")
+    form.find_element(By.NAME, "days").send_keys("30")
+    form.find_element(By.NAME, "text").send_keys("the export of your model archive is large")
+    mail.seen = len(outbox_messages(app))
+    form.find_element(By.XPATH, ".//button[text()='Extend']").click()
+    flash = driver.find_element(By.CSS_SELECTOR, "p.flash").text  # type: ignore[attr-defined]
+    assert flash.startswith("extended; now due")
+    [notice] = mail.new(1)
+    assert notice["To"] == "max@example.de"
+    assert "model archive is large" in notice.get_body(("plain",)).get_content()
+
+
+def _log_in(driver: object, base: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{base}/cases")  # type: ignore[attr-defined]
+    assert "Log in" in driver.title  # type: ignore[attr-defined]
+    driver.find_element(By.NAME, "username").send_keys("anna")  # type: ignore[attr-defined]
+    driver.find_element(By.NAME, "password").send_keys(PASSWORD)  # type: ignore[attr-defined]
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()  # type: ignore[attr-defined]
+    wait_until(lambda: "Cases" in driver.title)  # type: ignore[attr-defined]
+
+
+def _more_cases_for_the_screenshots(app: App, mail: Mailbox, clock: FrozenClock) -> None:
+    """The grace period passes and the deletion runs; new requests arrive over two weeks."""
+    clock.advance(days=8)
+    with app.write_lock, unit_of_work(app.engine) as session:
+        assert run_due_deletions(session, app) == 1
+    mail.send("Please send me a copy of all my personal data.", sender="max@example.de",
+              wait=2)
+    clock.advance(days=12)
+    mail.send("Please stop sending me marketing emails.", sender="camille@example.fr")
+    mail.send("Please change my phone number to +33 6 12 34 56 78.",
+              sender="camille@example.fr", subject="Correction")
+
+    def all_opened() -> bool:
+        with unit_of_work(app.engine) as session:
+            return len(session.exec(select(models.Case.id)).all()) >= 5
+
+    wait_until(all_opened)
+    clock.advance(days=9)
 
 
 def _deletion_waiting_for_approval(app: App, mail: Mailbox) -> str:

@@ -72,6 +72,10 @@ def test_login_is_rate_limited(app: App, web: TestClient) -> None:
     blocked = log_in(web)  # even the right password, until the window passes
     assert blocked.status_code == 429
     assert "Too many failed logins" in blocked.text
+    with unit_of_work(app.engine) as session:
+        entry = session.exec(select(models.AuditLog).where(
+            models.AuditLog.action == "dashboard.login_blocked")).one()
+    assert entry.actor == "dashboard:anna"
 
 
 def test_login_without_csrf_token_is_refused(web: TestClient) -> None:
@@ -260,3 +264,24 @@ def _stored(app: App, raw: bytes, status: str | None = None) -> int:
             row.status = status
             session.add(row)
     return inbound_id
+
+
+def test_what_clients_wrote_is_escaped_not_run(app: App, staff: TestClient) -> None:
+    inbound_id, _ = store_raw(app, "inject", make_mail(
+        "<script>alert(1)</script> please delete my data",
+        subject="<img src=x onerror=alert(1)>"))
+    process_inbound(app, inbound_id)
+    html = staff.get("/cases/SP-REQ-000001").text
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    assert "<img src=x" not in html
+
+
+def test_logs_carry_no_address_or_search_text(app: App, staff: TestClient,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    case = make_case(app, status="awaiting_staff", pending="deletion")
+    caplog.set_level("DEBUG")
+    token = csrf_of(staff.get("/cases").text)
+    staff.post("/cases/search", data={"q": "jane@example.com", "csrf": token})
+    staff.post(f"/cases/{case.ref}/action", data={"action": "approve", "csrf": token})
+    assert "approve" in caplog.text.lower()
+    assert "jane@example.com" not in caplog.text and "jane" not in caplog.text.lower()
