@@ -406,6 +406,38 @@ def staff_add(
     typer.echo(f"staff account {username.strip().lower()} added")
 
 
+@staff_cli.command("password")
+@one_line_errors
+def staff_password(
+    username: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                          confirmation_prompt=True,
+                                          help="Asked for when not given (never echoed).")]
+    = "",
+) -> None:
+    """Set a new dashboard password; the account's open sessions end."""
+    from bot.dashboard.auth import StaffAccountError, set_password
+
+    try:
+        set_password(_app(), username, password)
+    except StaffAccountError as exc:
+        _fail(str(exc))
+    typer.echo(f"password of {username.strip().lower()} changed; its sessions ended")
+
+
+@staff_cli.command("disable")
+@one_line_errors
+def staff_disable(username: str) -> None:
+    """Stop a dashboard login from working (its open sessions end now)."""
+    from bot.dashboard.auth import StaffAccountError, disable_staff
+
+    try:
+        disable_staff(_app(), username)
+    except StaffAccountError as exc:
+        _fail(str(exc))
+    typer.echo(f"staff account {username.strip().lower()} disabled")
+
+
 @staff_cli.command("list")
 @one_line_errors
 def staff_list() -> None:

@@ -15,7 +15,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.context import App
 from storage import models
@@ -71,8 +71,7 @@ def add_staff(app: App, *, username: str, display_name: str, password: str) -> i
     username = username.strip().lower()
     if not username or not username.replace(".", "").replace("-", "").replace("_", "").isalnum():
         raise StaffAccountError("user name: letters, digits, '.', '-' and '_' only")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise StaffAccountError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+    _check_password(password)
     with app.write_lock, unit_of_work(app.engine) as session:
         if _account(session, username) is not None:
             raise StaffAccountError(f"staff account {username} exists already")
@@ -85,6 +84,49 @@ def add_staff(app: App, *, username: str, display_name: str, password: str) -> i
         audit(session, "staff.account_added", at=app.clock.now(), actor="cli",
               staff=username)
         return account.id
+
+
+def set_password(app: App, username: str, password: str) -> None:
+    """A new password; every open session of the account ends."""
+    _check_password(password)
+    with app.write_lock, unit_of_work(app.engine) as session:
+        account = _existing(session, username)
+        account.password_hash = hash_password(password)
+        session.add(account)
+        _end_sessions(session, app, account)
+        audit(session, "staff.password_changed", at=app.clock.now(), actor="cli",
+              staff=account.username)
+
+
+def disable_staff(app: App, username: str) -> None:
+    """The account can no longer log in; its open sessions end now."""
+    with app.write_lock, unit_of_work(app.engine) as session:
+        account = _existing(session, username)
+        account.disabled_at = account.disabled_at or app.clock.now()
+        session.add(account)
+        _end_sessions(session, app, account)
+        audit(session, "staff.account_disabled", at=app.clock.now(), actor="cli",
+              staff=account.username)
+
+
+def _existing(session: Session, username: str) -> models.StaffAccount:
+    account = _account(session, username.strip().lower())
+    if account is None:
+        raise StaffAccountError(f"no staff account {username.strip().lower()}")
+    return account
+
+
+def _end_sessions(session: Session, app: App, account: models.StaffAccount) -> None:
+    for login in session.exec(select(models.StaffSession).where(
+            models.StaffSession.staff_id == account.id,
+            col(models.StaffSession.ended_at).is_(None))):
+        login.ended_at = app.clock.now()
+        session.add(login)
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise StaffAccountError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
 
 
 def list_staff(app: App) -> list[models.StaffAccount]:

@@ -18,9 +18,11 @@ from bot.dashboard.auth import (
     StaffAccountError,
     add_staff,
     current_user,
+    disable_staff,
     hash_password,
     log_in,
     log_out,
+    set_password,
     verify_password,
 )
 from storage import models
@@ -72,6 +74,21 @@ def test_login_opens_a_session_that_logout_and_expiry_end(app: App, clock: Froze
     assert current_user(app, second) is None
 
 
+def test_new_password_or_disabling_ends_open_sessions(app: App) -> None:
+    add_staff(app, username="anna", display_name="", password=PASSWORD)
+    token = log_in(app, "anna", PASSWORD)
+    set_password(app, "anna", "another long password")
+    assert current_user(app, token) is None
+    assert log_in(app, "anna", PASSWORD) is None
+    token = log_in(app, "anna", "another long password")
+    assert current_user(app, token) is not None
+    disable_staff(app, "anna")
+    assert current_user(app, token) is None
+    assert log_in(app, "anna", "another long password") is None
+    with pytest.raises(StaffAccountError, match="no staff account bob"):
+        disable_staff(app, "bob")
+
+
 def test_every_login_is_audited_without_the_typed_name_of_unknown_users(app: App) -> None:
     add_staff(app, username="anna", display_name="", password=PASSWORD)
     log_in(app, "anna", PASSWORD)
@@ -109,3 +126,8 @@ def test_cli_staff_add_prompts_for_the_password(tmp_path: Path,
     assert "Anna Berg" in listed.output
     again = CliRunner().invoke(cli, ["staff", "add", "anna"], input=f"{PASSWORD}\n{PASSWORD}\n")
     assert again.exit_code == 2 and "exists" in again.output
+    new = "a different long password"
+    changed = CliRunner().invoke(cli, ["staff", "password", "anna"], input=f"{new}\n{new}\n")
+    assert changed.exit_code == 0 and "sessions ended" in changed.output
+    disabled = CliRunner().invoke(cli, ["staff", "disable", "anna"])
+    assert disabled.exit_code == 0 and "disabled" in disabled.output
