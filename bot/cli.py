@@ -389,11 +389,10 @@ cli.add_typer(staff_cli, name="staff")
 @one_line_errors
 def staff_add(
     username: str,
-    name: Annotated[str, typer.Option(help="Name shown on pages and in the audit log.")] = "",
     password: Annotated[str, typer.Option(prompt=True, hide_input=True,
                                           confirmation_prompt=True,
-                                          help="Asked for when not given (never echoed).")]
-    = "",
+                                          help="Asked for when not given (never echoed).")],
+    name: Annotated[str, typer.Option(help="Name shown on pages and in the audit log.")] = "",
 ) -> None:
     """Create a dashboard login (the password is stored as a scrypt hash only)."""
     from bot.dashboard.auth import StaffAccountError, add_staff
@@ -412,8 +411,7 @@ def staff_password(
     username: str,
     password: Annotated[str, typer.Option(prompt=True, hide_input=True,
                                           confirmation_prompt=True,
-                                          help="Asked for when not given (never echoed).")]
-    = "",
+                                          help="Asked for when not given (never echoed).")],
 ) -> None:
     """Set a new dashboard password; the account's open sessions end."""
     from bot.dashboard.auth import StaffAccountError, set_password
