@@ -22,6 +22,7 @@ from storage import models
 
 VIEWS = ("open", "overdue", "waiting", "closed", "all")
 INBOUND_QUEUES = ("quarantined", "robot", "spam", "backlog")
+LIST_LIMIT = 500  # rows on one case list page
 TEXT_LIMIT = 20_000  # characters of one message shown on a case page
 
 
@@ -77,9 +78,13 @@ class CaseDetail:
 
 
 def list_cases(session: Session, flt: CaseFilter, now: datetime) -> list[CaseRow]:
+    """Oldest due first, at most LIST_LIMIT rows (the most urgent ones)."""
     query = select(models.Case).order_by(col(models.Case.due_at))
     if flt.view in ("open", "overdue"):
         query = query.where(col(models.Case.status).in_(OPEN_STATUSES))
+    if flt.view == "overdue":  # due on a day before today, as days_left counts
+        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        query = query.where(models.Case.due_at < today)
     elif flt.view == "waiting":
         query = query.where(models.Case.status == "awaiting_requester")
     elif flt.view == "closed":
@@ -89,8 +94,7 @@ def list_cases(session: Session, flt: CaseFilter, now: datetime) -> list[CaseRow
                                 col(models.Case.intents).contains(flt.right)))
     if flt.channel:
         query = query.where(models.Case.channel == flt.channel)
-    rows = [case_row(case, now) for case in session.exec(query.limit(1000))]
-    return [r for r in rows if flt.view != "overdue" or r.days_left < 0]
+    return [case_row(case, now) for case in session.exec(query.limit(LIST_LIMIT))]
 
 
 def search_cases(session: Session, text: str, now: datetime) -> list[CaseRow]:
@@ -204,9 +208,9 @@ def inbound_counts(session: Session) -> dict[str, int]:
     return {status: int(counts.get(status, 0)) for status in INBOUND_QUEUES}
 
 
-def identity_state(codes: list[models.VerificationCode]) -> str:
-    """verified, pending, failed (expired, locked, voided only) or none."""
-    statuses = {c.status for c in codes}
+def identity_state(statuses: set[str]) -> str:
+    """From the case's code statuses: verified, pending, failed (expired, locked, voided
+    only) or none."""
     if "used" in statuses:
         return "verified"
     if "active" in statuses:

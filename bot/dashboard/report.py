@@ -11,6 +11,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlmodel import Session, col, select
 
@@ -59,11 +60,33 @@ class ComplianceReport:
     basis: dict[str, str] = field(default_factory=lambda: dict(KEPT_BASIS))
 
 
-def right_of(case: models.Case) -> str:
+class CaseFacts(NamedTuple):
+    """The columns the report needs: plain rows, not ORM objects (20,000 cases in ms)."""
+
+    id: int
+    ref: str
+    kind: str
+    intents: str
+    channel: str
+    status: str
+    client_id: int | None
+    received_at: datetime
+    due_at: datetime
+    closed_at: datetime | None
+
+
+def _facts(session: Session) -> list[CaseFacts]:
+    c = models.Case
+    query = select(c.id, c.ref, c.kind, c.intents, c.channel, c.status, c.client_id,
+                   c.received_at, c.due_at, c.closed_at).order_by(col(c.id))
+    return [CaseFacts(*row) for row in session.exec(query)]  # type: ignore[call-overload]
+
+
+def right_of(case: CaseFacts) -> str:
     return case.kind if case.kind in PRIVACY_INTENTS else OTHER
 
 
-def days_to_close(case: models.Case) -> float | None:
+def days_to_close(case: CaseFacts) -> float | None:
     if case.closed_at is None:
         return None
     return round((case.closed_at - case.received_at).total_seconds() / 86400, 1)
@@ -78,7 +101,7 @@ def percentile(values: list[float], q: float) -> float:
 def build_report(app: App) -> ComplianceReport:
     now = app.clock.now()
     with unit_of_work(app.engine) as session:
-        cases = list(session.exec(select(models.Case).order_by(col(models.Case.received_at))))
+        cases = _facts(session)
         report = ComplianceReport(total=len(cases))
         _volume(report, cases)
         _closing(report, cases, now)
@@ -89,7 +112,7 @@ def build_report(app: App) -> ComplianceReport:
     return report
 
 
-def _volume(report: ComplianceReport, cases: list[models.Case]) -> None:
+def _volume(report: ComplianceReport, cases: list[CaseFacts]) -> None:
     per_month: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for case in cases:
         per_month[f"{case.received_at:%Y-%m}"][right_of(case)] += 1
@@ -99,7 +122,7 @@ def _volume(report: ComplianceReport, cases: list[models.Case]) -> None:
     report.per_month = {m: dict(v) for m, v in per_month.items()}
 
 
-def _closing(report: ComplianceReport, cases: list[models.Case], now: datetime) -> None:
+def _closing(report: ComplianceReport, cases: list[CaseFacts], now: datetime) -> None:
     durations: dict[str, list[float]] = defaultdict(list)
     for case in cases:
         days = days_to_close(case)
@@ -123,7 +146,7 @@ def _extensions(report: ComplianceReport, session: Session) -> None:
     report.extended_cases = len(set(rows))
 
 
-def _deletions(session: Session, cases: list[models.Case]) -> list[DeletionRow]:
+def _deletions(session: Session, cases: list[CaseFacts]) -> list[DeletionRow]:
     """Each executed deletion with the categories it kept (counts), newest first."""
     ref_by_client = {c.client_id: c.ref or "" for c in cases
                      if c.client_id is not None and "deletion" in (c.intents or c.kind)}
@@ -144,24 +167,28 @@ def _deletions(session: Session, cases: list[models.Case]) -> list[DeletionRow]:
 def register_csv(app: App) -> str:
     """One row per request: what regulators ask for, no names or addresses."""
     with unit_of_work(app.engine) as session:
-        cases = list(session.exec(select(models.Case).order_by(col(models.Case.id))))
+        cases = _facts(session)
         trail = _trail_by_case(session)
-        codes = _codes_by_case(session)
+        codes = _code_statuses(session)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for case in cases:
-        writer.writerow([_cell(v) for v in _register_row(case, trail.get(case.id or 0, []),
-                                                         codes.get(case.id or 0, []))])
+        writer.writerow([_cell(v) for v in _register_row(case, trail.get(case.id, []),
+                                                         codes.get(case.id, set()))])
     return out.getvalue()
 
 
-def _register_row(case: models.Case, trail: list[models.AuditLog],
-                  codes: list[models.VerificationCode]) -> list[object]:
-    details = [(e, json.loads(e.details or "{}")) for e in trail]
-    opened = next((d for e, d in details if e.action == "case.opened"), {})
-    outcome = next((d.get("outcome") for e, d in reversed(details)
-                    if e.action == "case.status" and d.get("outcome")), "")
+class TrailEntry(NamedTuple):
+    action: str
+    actor: str
+    details: str
+
+
+def _register_row(case: CaseFacts, trail: list[TrailEntry], codes: set[str]) -> list[object]:
+    opened = next((json.loads(e.details) for e in trail if e.action == "case.opened"), {})
+    statuses = [json.loads(e.details) for e in trail if e.action == "case.status"]
+    outcome = next((d["outcome"] for d in reversed(statuses) if d.get("outcome")), "")
     reviewer = next((e.actor for e in reversed(trail) if e.action == "staff.command"), "")
     closed = case.closed_at
     return [case.ref, _iso(case.received_at), right_of(case), case.intents, case.channel,
@@ -171,20 +198,23 @@ def _register_row(case: models.Case, trail: list[models.AuditLog],
             _iso(closed) if closed else "", days_to_close(case) if closed else ""]
 
 
-def _trail_by_case(session: Session) -> dict[int, list[models.AuditLog]]:
+def _trail_by_case(session: Session) -> dict[int, list[TrailEntry]]:
     wanted = ("case.opened", "case.status", "case.extended", "staff.command")
-    grouped: dict[int, list[models.AuditLog]] = defaultdict(list)
-    for entry in session.exec(select(models.AuditLog)
-                              .where(col(models.AuditLog.action).in_(wanted))
-                              .order_by(col(models.AuditLog.id))):
-        grouped[entry.case_id or 0].append(entry)
+    a = models.AuditLog
+    grouped: dict[int, list[TrailEntry]] = defaultdict(list)
+    query = (select(a.case_id, a.action, a.actor, a.details)
+             .where(col(a.action).in_(wanted), col(a.case_id).is_not(None))
+             .order_by(col(a.id)))
+    for case_id, action, actor, details in session.exec(query):
+        grouped[case_id].append(TrailEntry(action, actor, details or "{}"))
     return grouped
 
 
-def _codes_by_case(session: Session) -> dict[int, list[models.VerificationCode]]:
-    grouped: dict[int, list[models.VerificationCode]] = defaultdict(list)
-    for code in session.exec(select(models.VerificationCode)):
-        grouped[code.case_id].append(code)
+def _code_statuses(session: Session) -> dict[int, set[str]]:
+    v = models.VerificationCode
+    grouped: dict[int, set[str]] = defaultdict(set)
+    for case_id, status in session.exec(select(v.case_id, v.status)):
+        grouped[case_id].add(status)
     return grouped
 
 

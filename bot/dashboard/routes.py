@@ -137,7 +137,7 @@ class Dashboard:
                                  right=params.get("right", ""), channel=params.get("channel", ""))
         rows, kinds, channels = await run_in_threadpool(self._case_list, flt)
         return self.page("cases", user, rows=rows, flt=flt, views=queries.VIEWS, kinds=kinds,
-                         channels=channels, searched=False)
+                         channels=channels, searched=False, limit=queries.LIST_LIMIT)
 
     def _case_list(self, flt: queries.CaseFilter) -> tuple[list[queries.CaseRow], list[str],
                                                           list[str]]:
@@ -158,7 +158,8 @@ class Dashboard:
 
         rows, kinds, channels = await run_in_threadpool(run)
         return self.page("cases", user, rows=rows, flt=queries.CaseFilter(view="all"),
-                         views=queries.VIEWS, kinds=kinds, channels=channels, searched=True)
+                         views=queries.VIEWS, kinds=kinds, channels=channels, searched=True,
+                         limit=queries.LIST_LIMIT)
 
     @staff_only
     async def case(self, request: Request, user: auth.StaffUser) -> Response:
@@ -171,7 +172,8 @@ class Dashboard:
         detail = await run_in_threadpool(load)
         if detail is None:
             return self.page("not_found", user, 404, what="case")
-        return self.page("case", user, d=detail, identity=queries.identity_state(detail.codes))
+        return self.page("case", user, d=detail, identity=queries.identity_state(
+            {c.status for c in detail.codes}))
 
     @staff_only
     async def case_action(self, request: Request, user: auth.StaffUser) -> Response:
