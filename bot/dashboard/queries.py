@@ -6,6 +6,7 @@ Plain functions over a session, returning small dataclasses; no HTML here.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
@@ -17,9 +18,16 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
 from bot.cases import OPEN_STATUSES, days_left
+from bot.downloads import PREFIX as DOWNLOAD_PREFIX
 from bot.mime import MessageParseError, parse_message
+from bot.verify import ALPHABET
 from storage import models
 
+# what a staff member must not be able to use from a page: live one-time codes and links
+_CODE_CHARS = ALPHABET + ALPHABET.lower()
+CODE_SHOWN_RE = re.compile(rf"(?<![A-Za-z0-9-])[{_CODE_CHARS}]{{4}}-[{_CODE_CHARS}]{{4}}"
+                           r"(?![A-Za-z0-9-])")
+DOWNLOAD_LINK_RE = re.compile(re.escape(DOWNLOAD_PREFIX) + r"[A-Za-z0-9_-]+")
 VIEWS = ("open", "overdue", "waiting", "closed", "all")
 INBOUND_QUEUES = ("quarantined", "robot", "spam", "backlog")
 LIST_LIMIT = 500  # rows on one case list page
@@ -163,7 +171,8 @@ def _inbound_view(row: models.InboundMessage) -> MessageView:
     subject, text, names = "", "(kept as a file: too large to show here)", []
     if not row.raw_key:
         subject, text, names = _parse_inbound(row.raw)
-    return MessageView("in", row.received_at, subject, text[:TEXT_LIMIT], names, row.status)
+    return MessageView("in", row.received_at, subject, masked(text)[:TEXT_LIMIT], names,
+                       row.status)
 
 
 def _parse_inbound(raw: bytes) -> tuple[str, str, list[str]]:
@@ -183,8 +192,15 @@ def _outbox_view(row: models.Outbox) -> MessageView:
         assert isinstance(msg, EmailMessage)
         subject, text, names = str(msg.get("Subject", "")), _plain_text(msg), [
             part.get_filename() or "" for part in msg.iter_attachments()]
-    return MessageView("out", row.created_at, subject, text[:TEXT_LIMIT], names, row.status,
-                       row.purpose)
+    return MessageView("out", row.created_at, subject, masked(text)[:TEXT_LIMIT], names,
+                       row.status, row.purpose)
+
+
+def masked(text: str) -> str:
+    """Verification codes and download tokens blanked out: staff read what was said, but
+    cannot answer a code check or fetch a client's export from the page."""
+    text = CODE_SHOWN_RE.sub("••••-••••", text)
+    return DOWNLOAD_LINK_RE.sub(DOWNLOAD_PREFIX + "…", text)
 
 
 def _plain_text(msg: EmailMessage) -> str:

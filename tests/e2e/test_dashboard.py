@@ -1,7 +1,7 @@
 """The staff dashboard end to end: the running daemon serves it on loopback, and Debian's
 chromium (headless, driven by Selenium through chromedriver) logs in, opens an overdue
 deletion case, approves it, and the deletion notice lands in the outbox. The run saves
-screenshots of the case list and the report to docs/screenshots/ (shown in the README)."""
+screenshots of the case list, a case and the report to docs/screenshots/ (shown in the README)."""
 
 from __future__ import annotations
 
@@ -99,13 +99,14 @@ def test_staff_approve_an_overdue_deletion_in_the_browser(
     assert overdue.text == "-1"
     driver.find_element(By.LINK_TEXT, ref).click()  # type: ignore[attr-defined]
     assert "waiting: deletion" in driver.page_source  # type: ignore[attr-defined]
-    mail.seen = len(outbox_messages(app))
+    seen = _settled(app)
     driver.find_element(By.XPATH, "//button[text()='Approve']").click()  # type: ignore[attr-defined]
     flash = driver.find_element(By.CSS_SELECTOR, "p.flash").text  # type: ignore[attr-defined]
     assert flash.startswith("deletion approved; it runs on")
-    [notice] = mail.new(1)
+    [notice] = _arrived(app, seen, 1)
     assert notice["To"] == "jane@example.com" and "will be deleted on" in notice["Subject"]
     assert "dashboard:anna" in driver.page_source  # type: ignore[attr-defined]
+    _screenshot(driver, "case.png", 1280, 1400)
     with unit_of_work(app.engine) as session:
         case = session.exec(select(models.Case).where(models.Case.ref == ref)).one()
     assert case.status == "deletion_scheduled"
@@ -129,13 +130,31 @@ def _extend_in_the_browser(driver: object, app: App, mail: Mailbox) -> None:
         By.XPATH, "//form[.//button[text()='Extend']]")
     form.find_element(By.NAME, "days").send_keys("30")
     form.find_element(By.NAME, "text").send_keys("the export of your model archive is large")
-    mail.seen = len(outbox_messages(app))
+    seen = _settled(app)
     form.find_element(By.XPATH, ".//button[text()='Extend']").click()
     flash = driver.find_element(By.CSS_SELECTOR, "p.flash").text  # type: ignore[attr-defined]
     assert flash.startswith("extended; now due")
-    [notice] = mail.new(1)
+    [notice] = _arrived(app, seen, 1)
     assert notice["To"] == "max@example.de"
     assert "model archive is large" in notice.get_body(("plain",)).get_content()
+
+
+def _settled(app: App) -> int:
+    """Wait until every queued reply is in the outbox folder; returns how many there are."""
+    def idle() -> bool:
+        with unit_of_work(app.engine) as session:
+            return session.exec(select(models.Outbox.id).where(
+                models.Outbox.status == "pending")).first() is None
+
+    wait_until(idle)
+    return len(outbox_messages(app))
+
+
+def _arrived(app: App, seen: int, count: int) -> list:
+    """The messages written after the first `seen`, once there are `count` of them."""
+    wait_until(lambda: len(outbox_messages(app)) >= seen + count)
+    _settled(app)
+    return outbox_messages(app)[seen:]
 
 
 def _log_in(driver: object, base: str) -> None:

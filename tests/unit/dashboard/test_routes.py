@@ -285,3 +285,19 @@ def test_logs_carry_no_address_or_search_text(app: App, staff: TestClient,
     staff.post(f"/cases/{case.ref}/action", data={"action": "approve", "csrf": token})
     assert "approve" in caplog.text.lower()
     assert "jane@example.com" not in caplog.text and "jane" not in caplog.text.lower()
+
+
+def test_case_page_hides_live_codes_and_download_links() -> None:
+    from bot.dashboard.queries import masked
+
+    text = ("Your code is\n    7KQM-3TWX\nDownload: http://h:8025/download/abc_DEF-123 "
+            "project SP-2025-0041, date 2026-11-25, typed zf2y-mgsz")
+    shown = masked(text)
+    assert "7KQM-3TWX" not in shown and "zf2y-mgsz" not in shown and "abc_DEF" not in shown
+    assert "SP-2025-0041" in shown and "2026-11-25" in shown
+    assert "/download/…" in shown
+
+
+def test_overdue_case_says_how_many_days_overdue(app: App, staff: TestClient) -> None:
+    case = make_case(app, days_ago=32)
+    assert "2 days overdue" in staff.get(f"/cases/{case.ref}").text
