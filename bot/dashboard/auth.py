@@ -8,6 +8,7 @@ typed as a user name is logged only when it names an account.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -171,8 +172,9 @@ def log_in(app: App, username: str, password: str) -> str | None:
     now = app.clock.now()
     with app.write_lock, unit_of_work(app.engine) as session:
         account = _account(session, username)
-        if account is None or account.disabled_at is not None or not verify_password(
-                password, account.password_hash):
+        stored = account.password_hash if account is not None else _dummy_hash()
+        matches = verify_password(password, stored)  # as slow for unknown names as for known
+        if account is None or account.disabled_at is not None or not matches:
             audit(session, "dashboard.login_failed", at=now,
                   actor=f"dashboard:{username}" if account else "dashboard",
                   known_account=account is not None)
@@ -225,6 +227,11 @@ def log_out(app: App, token: str) -> None:
         account = session.get(models.StaffAccount, login.staff_id)
         audit(session, "dashboard.logout", at=app.clock.now(),
               actor=f"dashboard:{account.username if account else '?'}")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def _token_hash(token: str) -> str:
