@@ -118,6 +118,9 @@ def _banner(app: App, daemon: Daemon) -> None:
         "  IMAP:          off (set STELLOLOXON_IMAP_HOST to watch a mailbox)",
         f"  Replies land:  {where}",
         f"  Staff inbox:   {s.staff_address}",
+        f"  Dashboard:     http://{s.dashboard_host}:{daemon.dashboard.port}/ "
+        "(logins: stelloloxon-bot staff add NAME)"
+        if daemon.dashboard else "  Dashboard:     off",
         "  Telegram:      "
         + ("on" if s.telegram_token else "off (set STELLOLOXON_TELEGRAM_TOKEN)"),
         f"  Database:      {app.engine.url.render_as_string(hide_password=True)}",
@@ -402,6 +405,76 @@ def extend(case_ref: str, days: int, reason: str) -> None:
 def note(case_ref: str, text: str) -> None:
     """Add a note to the case's audit trail."""
     _staff_action(case_ref, "NOTE", text)
+
+
+# ------------------------------------------------------------ issue 14: the staff dashboard
+
+staff_cli = typer.Typer(no_args_is_help=True, help="Staff accounts of the web dashboard.")
+cli.add_typer(staff_cli, name="staff")
+
+
+@staff_cli.command("add")
+@one_line_errors
+def staff_add(
+    username: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                          confirmation_prompt=True,
+                                          help="Asked for when not given (never echoed).")],
+    name: Annotated[str, typer.Option(help="Name shown on pages and in the audit log.")] = "",
+) -> None:
+    """Create a dashboard login (the password is stored as a scrypt hash only)."""
+    from bot.dashboard.auth import StaffAccountError, add_staff
+
+    app = _app()
+    try:
+        add_staff(app, username=username, display_name=name, password=password)
+    except StaffAccountError as exc:
+        _fail(str(exc))
+    typer.echo(f"staff account {username.strip().lower()} added")
+
+
+@staff_cli.command("password")
+@one_line_errors
+def staff_password(
+    username: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                          confirmation_prompt=True,
+                                          help="Asked for when not given (never echoed).")],
+) -> None:
+    """Set a new dashboard password; the account's open sessions end."""
+    from bot.dashboard.auth import StaffAccountError, set_password
+
+    try:
+        set_password(_app(), username, password)
+    except StaffAccountError as exc:
+        _fail(str(exc))
+    typer.echo(f"password of {username.strip().lower()} changed; its sessions ended")
+
+
+@staff_cli.command("disable")
+@one_line_errors
+def staff_disable(username: str) -> None:
+    """Stop a dashboard login from working (its open sessions end now)."""
+    from bot.dashboard.auth import StaffAccountError, disable_staff
+
+    try:
+        disable_staff(_app(), username)
+    except StaffAccountError as exc:
+        _fail(str(exc))
+    typer.echo(f"staff account {username.strip().lower()} disabled")
+
+
+@staff_cli.command("list")
+@one_line_errors
+def staff_list() -> None:
+    """Dashboard logins."""
+    from bot.dashboard.auth import list_staff
+
+    table = Table("user", "name", "created", "disabled")
+    for account in list_staff(_app()):
+        table.add_row(account.username, account.display_name, f"{account.created_at:%Y-%m-%d}",
+                      f"{account.disabled_at:%Y-%m-%d}" if account.disabled_at else "")
+    _console().print(table)
 
 
 def main() -> None:

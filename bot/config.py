@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     download_ttl_hours: float = 72.0
     download_max_count: int = 3  # downloads allowed per link
 
+    # staff dashboard (bot.dashboard, issue 14)
+    dashboard_enabled: bool = True  # serve the staff dashboard inside the daemon
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = 8026
+    dashboard_secure_cookies: bool = False  # set when a TLS proxy is in front (Secure cookies)
+    dashboard_session_hours: float = 12.0  # a login lasts this long
+    dashboard_login_attempts: int = 5  # failed logins per user name and per client per window
+    dashboard_login_window_minutes: int = 15
+
     # project requests (bot.projects: workflow, jobintake, meshcheck)
     model_file_max_bytes: int = 50 * 1024 * 1024  # per model file, also inside a ZIP
     mesh_analyse_max_bytes: int = 32 * 1024 * 1024  # larger files are stored, not analysed

@@ -39,6 +39,7 @@ class Daemon:
         self._imap: ImapWatcher | None = None
         self._downloads: DownloadServer | None = None
         self._telegram: Any = None  # bot.channels.telegram.TelegramChannel when configured
+        self.dashboard: Any = None  # bot.dashboard.app.DashboardServer when enabled
 
     def request_stop(self) -> None:
         """Thread-safe: ask the daemon to shut down."""
@@ -71,6 +72,7 @@ class Daemon:
             await self._start_telegram()
             scheduler = await asyncio.to_thread(start_scheduler, self.app)
             self._start_downloads()
+            await self._start_dashboard()
             self.ready.set()
             await self._stop.wait()
         finally:
@@ -81,6 +83,15 @@ class Daemon:
         if self.app.settings.download_enabled:
             self._downloads = DownloadServer(self.app)
             self._downloads.start()
+
+    async def _start_dashboard(self) -> None:
+        """The staff web dashboard, served by uvicorn as a task of this loop."""
+        if not self.app.settings.dashboard_enabled:
+            return
+        from bot.dashboard.app import DashboardServer
+
+        self.dashboard = DashboardServer(self.app, wake_outbox=self.wake_outbox)
+        await self.dashboard.start()
 
     async def _start_telegram(self) -> None:
         """Only with a token; python-telegram-bot is imported only then."""
@@ -111,6 +122,8 @@ class Daemon:
             self._imap.start()
 
     async def _shutdown(self, workers: list[asyncio.Task[None]]) -> None:
+        if self.dashboard is not None:
+            await self.dashboard.stop()
         if self._downloads is not None:
             await asyncio.to_thread(self._downloads.stop)
         if self._telegram is not None:

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install the Debian packages the end-to-end tests need (Dovecot IMAP, PostgreSQL, swaks,
-# SpamAssassin with its spamd daemon, packaged separately since Debian 12),
+# SpamAssassin with its spamd daemon, packaged separately since Debian 12; chromium +
+# chromium-driver for the dashboard browser test),
 # idempotently and non-interactively, without leaving the system-wide services running:
 # the tests start their own private instances on free loopback ports (tests/servers/).
 #
@@ -10,7 +11,7 @@
 # root, sudo is unavailable and packages are missing.
 set -eu
 
-PACKAGES="dovecot-imapd postgresql swaks spamassassin spamd"
+PACKAGES="dovecot-imapd postgresql swaks spamassassin spamd chromium chromium-driver"
 SERVICES="dovecot postgresql spamd spamassassin"
 
 missing_packages() {

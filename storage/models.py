@@ -314,3 +314,29 @@ class DownloadToken(SQLModel, table=True):
     max_downloads: int = 3
     purged_at: datetime | None = None  # the file was deleted
 
+
+
+# --------------------------------------------------------------------------- staff dashboard
+
+
+class StaffAccount(SQLModel, table=True):
+    """A staff member who may log in to the dashboard; only a scrypt hash of the password."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True)
+    display_name: str
+    password_hash: str
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+
+class StaffSession(SQLModel, table=True):
+    """A dashboard login; the cookie holds the token, the table only its SHA-256."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(index=True, unique=True)
+    staff_id: int = Field(foreign_key="staffaccount.id", index=True)
+    csrf_token: str
+    created_at: datetime
+    expires_at: datetime = Field(index=True)
+    ended_at: datetime | None = None

@@ -39,6 +39,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "imap_poll_seconds": 0.5,
             "scheduler_enabled": False,  # tests that want it turn it on
             "download_enabled": False,  # likewise (it listens on a port)
+            "dashboard_enabled": False,  # likewise
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -24,6 +24,7 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "STELLOLOXON_DATA_DIR": str(data_dir),
            "STELLOLOXON_SMTP_PORT": str(port), "STELLOLOXON_DEMO_DATA": "false",
            "STELLOLOXON_SCHEDULER_ENABLED": "false", "STELLOLOXON_DOWNLOAD_ENABLED": "false",
+           "STELLOLOXON_DASHBOARD_ENABLED": "false",
            "STELLOLOXON_LOG_LEVEL": "WARNING", "STELLOLOXON_OUTBOX_POLL_SECONDS": "0.2"}
     proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

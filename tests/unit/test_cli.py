@@ -70,6 +70,22 @@ def test_smtp_port_in_use_is_one_clear_line(env: Path, monkeypatch: pytest.Monke
                               "Address already in use")
 
 
+def test_dashboard_port_in_use_is_one_clear_line(env: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("STELLOLOXON_SMTP_PORT", "0")
+        monkeypatch.setenv("STELLOLOXON_DASHBOARD_PORT", str(port))
+        monkeypatch.setenv("STELLOLOXON_SCHEDULER_ENABLED", "false")
+        monkeypatch.setenv("STELLOLOXON_DOWNLOAD_ENABLED", "false")
+        code, output = _run("run")
+    assert code == 2
+    assert output.strip() == (f"error: cannot serve the dashboard on 127.0.0.1:{port}: "
+                              "Address already in use")
+
+
 def test_bad_setting_value_is_named(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STELLOLOXON_SMTP_PORT", "twenty-five")
     code, output = _run("requests")
