@@ -319,3 +319,23 @@ def test_evaluate_cli_prints_report(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "macro-F1" in out
     assert "confusion" in out
+
+
+@pytest.mark.parametrize("text", [
+    "I object under Art. 21 GDPR to the processing of my data for service improvement. "
+    "This is not a deletion request.",
+    "Ich widerspreche gemäß Art. 21 DSGVO der Verarbeitung meiner Daten zu Analysezwecken. "
+    "Bitte nichts löschen.",
+    "Je m'oppose, au titre de l'article 21 du RGPD, au traitement de mes données à des fins "
+    "d'analyse.",
+])
+def test_an_objection_to_processing_is_never_a_deletion(text: str) -> None:
+    assert "deletion" not in understand(text).names
+
+
+@pytest.mark.parametrize("text", [
+    "Do not sell or share my personal information.",
+    "Limit the use of my sensitive personal information.",
+])
+def test_ccpa_sale_and_sensitive_data_wording_is_restriction(text: str) -> None:
+    assert understand(text).names == ("restriction",)
