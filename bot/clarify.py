@@ -31,7 +31,6 @@ CONFLICTS: tuple[frozenset[str], ...] = (
 ACT_AT_ONCE = frozenset({"optout"})
 CLEAR = 0.8  # probability an act-at-once right needs, with no other right in sight
 IN_SIGHT = 0.2  # a right this likely counts as "mentioned"
-BORDERLINE = 0.35  # next to a clear right, one this likely may be a second request: ask
 MAX_ANSWER_CHARS = 300  # a choice is short; a long mail is read as a new message
 _CHOICE = re.compile(r"(?<![\w./-])([1-6])(?![\w/-]|[.,]\d)")
 
@@ -45,27 +44,19 @@ def reason_to_ask(meaning: Understanding) -> str | None:
     for pair in CONFLICTS:
         if pair <= names:
             return "conflicting rights: " + " and ".join(sorted(pair))
-    borderline = sorted(n for n, p in _probs(meaning).items()
-                        if n in PRIVACY_INTENTS and n not in names and p >= BORDERLINE)
-    if borderline and names & PRIVACY_INTENTS:
-        return "a right is named but not clearly: " + ", ".join(borderline)
     for name in ACT_AT_ONCE & names:
         if not _clear_enough_to_act(meaning, name):
             return f"'{name}' acts at once but is not clearly and only what is asked"
     return None
 
 
-def _probs(meaning: Understanding) -> dict[str, float]:
-    return meaning.probabilities or {i.name: i.confidence for i in meaning.intents}
-
-
 def _in_sight(meaning: Understanding) -> set[str]:
-    probs = _probs(meaning)
+    probs = meaning.probabilities or {i.name: i.confidence for i in meaning.intents}
     return {n for n, p in probs.items() if n in PRIVACY_INTENTS and p >= IN_SIGHT}
 
 
 def _clear_enough_to_act(meaning: Understanding, name: str) -> bool:
-    probs = _probs(meaning)
+    probs = meaning.probabilities or {i.name: i.confidence for i in meaning.intents}
     return (
         not meaning.unsure
         and name not in meaning.negated
