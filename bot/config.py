@@ -89,7 +89,9 @@ class Settings(BaseSettings):
     code_max_attempts: int = 5
     code_daily_failure_cap: int = 10  # failed code attempts per client per 24 h, then locked
     codes_per_case: int = 3  # fresh codes a requester can get on one case
-    trusted_authserv_ids: list[str] = []  # Authentication-Results from these are recorded
+    # sender authentication (bot.authn): our MX's Authentication-Results, else our own DKIM
+    trusted_authserv_ids: list[str] = []  # authserv-ids of our MX (it strips forged ones)
+    own_dkim_check: bool = True  # no trusted MX: verify DKIM ourselves (needs DNS)
     deletion_grace_days: int = 7  # a verified deletion waits this long, cancellable
     export_attach_max_bytes: int = 15 * 1024 * 1024  # larger exports go as a download link
     download_enabled: bool = True  # serve expiring export links (bot.downloads)
@@ -174,3 +176,6 @@ def _refuse_placeholders(settings: Settings) -> None:
             raise ValueError(f"{name} is a placeholder; set a real secret in production")
     if settings.relay_host is None:
         raise ValueError("production needs relay_host: replies would only reach the outbox dir")
+    if settings.staff_senders and not (settings.trusted_authserv_ids or settings.own_dkim_check):
+        raise ValueError("production has staff_senders but no way to authenticate them: set "
+                         "trusted_authserv_ids (our MX) or own_dkim_check=true")

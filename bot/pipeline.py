@@ -12,7 +12,7 @@ import logging
 
 from sqlmodel import Session, select
 
-from bot import privacy, robots
+from bot import authn, privacy, robots
 from bot.cases import client_for_address, open_case
 from bot.context import App
 from bot.conversation import find_case
@@ -29,6 +29,7 @@ from storage import models
 from storage.db import audit, unit_of_work
 
 log = logging.getLogger(__name__)
+HEAD_READ_BYTES = 1 << 20  # the header block of a spooled message is read from its first MB
 privacy.register_fulfilment(projects.FULFIL)  # status and invoice copies use the same codes
 
 # intents the bot never settles alone: a human reads them
@@ -93,8 +94,13 @@ def _handle(session: Session, app: App, row: models.InboundMessage) -> None:
         _quarantine(session, app, row, f"unparseable: {exc.reason}")
         return
     row.message_id = parsed.message_id or row.message_id
+    verdict = authenticate(session, app, row)
+    parsed.from_addr = verdict.address or parsed.from_addr  # one identity: the strict one
     row.sender = parsed.from_addr or row.sender
     if _filtered(session, app, row, parsed):
+        return
+    if verdict.result == authn.REFUSED:  # nobody can say who wrote it: a person looks
+        _quarantine(session, app, row, f"From refused: {verdict.reason}")
         return
     incoming = Incoming(row=row, parsed=parsed)
     if is_staff(app, parsed.from_addr):
@@ -108,6 +114,29 @@ def _handle(session: Session, app: App, row: models.InboundMessage) -> None:
         _finish(session, app, row, "processed")
     else:
         _new_request(session, app, incoming)
+
+
+def authenticate(session: Session, app: App, row: models.InboundMessage) -> authn.Verdict:
+    """The sender verdict, computed once and stored on the row (see bot.authn)."""
+    raw = None if row.raw_key else row.raw
+    head = authn.header_block(raw) if raw is not None else _spooled_head(app, row)
+    if row.channel == "telegram":  # the Bot API vouches for the chat user
+        verdict = authn.chat_verdict(head)
+    else:
+        own_check = app.settings.own_dkim_check
+        verdict = authn.verdict(head, raw if own_check else None,
+                                trusted=app.settings.trusted_authserv_ids, dns_txt=app.dns_txt)
+    row.auth_result, row.auth_via = verdict.result, verdict.via or None
+    row.auth_reason = verdict.reason
+    audit(session, "inbound.authenticated", at=app.clock.now(), inbound_id=row.id,
+          result=verdict.result, via=verdict.via, reason=verdict.reason)
+    return verdict
+
+
+def _spooled_head(app: App, row: models.InboundMessage) -> bytes:
+    assert row.raw_key is not None
+    with app.files.path(row.raw_key).open("rb") as handle:
+        return authn.header_block(handle.read(HEAD_READ_BYTES))
 
 
 def _parse(app: App, row: models.InboundMessage) -> ParsedMessage:

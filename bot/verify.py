@@ -1,4 +1,4 @@
-"""Identity verification: one-time codes and sender-authentication signals.
+"""Identity verification: one-time codes (who sent a mail is bot.authn's verdict).
 
 A code is random (8 characters from an alphabet without look-alikes, about 40 bits), sent only
 to an address already on file, stored as a salted scrypt hash, bound to one case and one
@@ -19,7 +19,6 @@ from enum import Enum
 from sqlmodel import Session, col, func, select
 
 from bot.context import App
-from bot.mime import ParsedMessage
 from storage import models
 from storage.db import audit
 
@@ -191,56 +190,3 @@ def says_cancel(text: str) -> bool:
 
 def says_not_me(text: str) -> bool:
     return bool(NOT_ME_RE.search(text))
-
-
-# ----------------------------------------------------------------------- sender authentication
-
-
-def auth_signals(parsed: ParsedMessage, trusted: list[str]) -> dict[str, str]:
-    """dkim/spf/dmarc results from Authentication-Results headers of trusted servers only.
-
-    Recorded as signals on the case; they never replace a code for export or deletion.
-    """
-    signals: dict[str, str] = {}
-    for header in parsed.headers.get("authentication-results", []):
-        authserv, _, rest = header.partition(";")
-        if authserv.strip().lower().split()[0:1] not in ([t] for t in trusted):
-            continue
-        for method in ("dkim", "spf", "dmarc"):
-            found = re.search(rf"\b{method}=(\w+)", rest, re.I)
-            if found and method not in signals:
-                signals[method] = found.group(1).lower()
-    return signals
-
-
-def sender_authenticated(app: App, parsed: ParsedMessage) -> bool:
-    """DMARC pass, or DKIM pass whose signing domain aligns with the From domain.
-
-    Only Authentication-Results of `trusted_authserv_ids` count (the receiving MTA must strip
-    forged ones). A DKIM pass with no header.d stated is taken as the server said it.
-    """
-    trusted = app.settings.trusted_authserv_ids
-    signals = auth_signals(parsed, trusted)
-    if signals.get("dmarc") == "pass":
-        return True
-    return signals.get("dkim") == "pass" and _dkim_aligned(parsed, trusted)
-
-
-def _dkim_aligned(parsed: ParsedMessage, trusted: list[str]) -> bool:
-    sender_domain = parsed.from_addr.rpartition("@")[2]
-    stated = []
-    for header in parsed.headers.get("authentication-results", []):
-        authserv, _, rest = header.partition(";")
-        if authserv.strip().lower().split()[0:1] not in ([t] for t in trusted):
-            continue
-        for clause in rest.split(";"):
-            if re.search(r"\bdkim=pass\b", clause, re.I):
-                found = re.search(r"\bheader\.(?:d|i)=@?([\w.-]+)", clause, re.I)
-                stated.append(found.group(1).lower() if found else None)
-    if any(domain is None for domain in stated):
-        return True
-    return any(_aligned(sender_domain, domain) for domain in stated if domain)
-
-
-def _aligned(sender: str, signer: str) -> bool:
-    return sender == signer or sender.endswith("." + signer) or signer.endswith("." + sender)

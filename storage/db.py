@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import Table, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlmodel import Session, SQLModel, create_engine
@@ -59,10 +59,21 @@ def create_schema(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
     existing = inspect(engine)
     for table in SQLModel.metadata.sorted_tables:
+        _add_missing_columns(engine, table, {c["name"] for c in existing.get_columns(table.name)})
         have = {ix["name"] for ix in existing.get_indexes(table.name)}
         for index in table.indexes:
             if index.name not in have:
                 index.create(engine, checkfirst=True)
+
+
+def _add_missing_columns(engine: Engine, table: Table, have: set[str]) -> None:
+    """Nullable columns added since an existing database was made (e.g. the auth verdict)."""
+    for column in table.columns:
+        if column.name in have or not column.nullable:
+            continue
+        kind = column.type.compile(dialect=engine.dialect)
+        with engine.begin() as conn:
+            conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
 
 
 def check_connection(engine: Engine) -> None:

@@ -153,6 +153,10 @@ class InboundMessage(SQLModel, table=True):
     sender: str | None = None  # envelope/header sender, lower-cased
     case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
     processed_at: datetime | None = None
+    # the sender-authentication verdict (bot.authn), computed once when the message is handled
+    auth_result: str | None = None  # pass | fail | none | refused
+    auth_via: str | None = None  # mx-dmarc | mx-dkim | own-dkim | telegram
+    auth_reason: str | None = None  # short, no personal data
 
 
 class Case(SQLModel, table=True):

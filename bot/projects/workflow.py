@@ -78,7 +78,7 @@ def start(session: Session, app: App, incoming: Incoming, case: models.Case,
     names = set(meaning.names)
     work = _Work()
     if "new_project" in names and jobintake.has_model_files(incoming.parsed.attachments):
-        authenticated = verify.sender_authenticated(app, incoming.parsed)
+        authenticated = incoming.authenticated
         work.reasons.append(jobintake.accept(session, app, incoming, case, client,
                                              authenticated=authenticated))
         names -= {"new_project", "technical_question"}  # the staff intake brief covers both
@@ -129,7 +129,7 @@ def _gate(session: Session, app: App, incoming: Incoming, case: models.Case,
             _neutral(session, app, incoming, case, action)
         work.answered = True
         return
-    if verify.sender_authenticated(app, incoming.parsed):
+    if incoming.authenticated:
         audit(session, "verify.sender_authenticated", at=app.clock.now(), case_id=case.id,
               client_id=client.id, actions=",".join(work.gated))
         for action in work.gated:

@@ -35,3 +35,16 @@ def test_rate_limit_query_uses_the_index(tmp_path: Path) -> None:
             "EXPLAIN QUERY PLAN SELECT count(*) FROM outbox WHERE to_addr = 'a@b' "
             "AND created_at >= '2026-01-01'")).fetchall()
     assert "ix_outbox_to_addr_created_at" in " ".join(str(row[-1]) for row in plan)
+
+
+def test_missing_verdict_columns_are_added_to_an_existing_database(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    create_schema(engine)
+    with engine.begin() as conn:  # a database from before the sender verdict existed
+        for column in ("auth_result", "auth_via", "auth_reason"):
+            conn.execute(text(f'ALTER TABLE inboundmessage DROP COLUMN "{column}"'))
+
+    create_schema(engine)
+
+    columns = {c["name"] for c in inspect(engine).get_columns("inboundmessage")}
+    assert {"auth_result", "auth_via", "auth_reason"} <= columns
