@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     code_max_attempts: int = 5
     code_daily_failure_cap: int = 10  # failed code attempts per client per 24 h, then locked
     codes_per_case: int = 3  # fresh codes a requester can get on one case
+    code_mails_per_day: int = 5  # code mails per client per 24 h, across all cases
+    email_change_cooloff_days: int = 7  # no export to a new email of record before this
     # sender authentication (bot.authn): our MX's Authentication-Results, else our own DKIM
     trusted_authserv_ids: list[str] = []  # authserv-ids of our MX (it strips forged ones)
     own_dkim_check: bool = True  # no trusted MX: verify DKIM ourselves (needs DNS)

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, select, update
 
-from bot import downloads, verify
+from bot import codemail, downloads, verify
 from bot.cases import set_status
 from bot.context import App
 from bot.identity import is_chat_address
@@ -108,12 +108,10 @@ def _send_code(session: Session, app: App, case: models.Case, action: str,
                requester: str) -> None:
     to = code_destination(session, case, requester)
     channel = "chat" if is_chat_address(requester) else "email"
-    code = verify.issue_code(session, app, case, action=action, sent_to=to, channel=channel)
-    issued = verify.codes_issued(session, case.id)
-    send_template(session, app, case=case, to=to, purpose="verify_code",
-                  key=f"code:{case.id}:{issued}", code=code, actions=action.split(","),
-                  hours=int(app.settings.code_ttl_email_hours), channel=channel,
-                  minutes=int(app.settings.code_ttl_chat_minutes))
+    if not codemail.send_code_mail(session, app, case, action=action, to=to,
+                                   shown=action.split(","), channel=channel):
+        codemail.escalate_capped(session, app, case)
+        return
     set_status(session, app, case, WAITING, action=action)
     case.waiting_since = app.clock.now()
 
@@ -235,8 +233,30 @@ def _cancel(session: Session, app: App, incoming: Incoming, case: models.Case,
 # --------------------------------------------------------------------------- fulfilment
 
 
+def _in_cooloff(session: Session, app: App, case: models.Case) -> bool:
+    """The requester's address became the email of record recently: no data goes to it yet
+    (a takeover of the address would otherwise be one export away)."""
+    row = session.exec(select(models.ClientEmail).where(
+        models.ClientEmail.address == case.requester)).first()
+    since = app.clock.now() - timedelta(days=app.settings.email_change_cooloff_days)
+    return row is not None and row.added_at is not None and row.added_at > since
+
+
+def _hold_for_cooloff(session: Session, app: App, incoming: Incoming,
+                      case: models.Case) -> bool:
+    if not _in_cooloff(session, app, case):
+        return False
+    audit(session, "access.held_cooloff", at=app.clock.now(), case_id=case.id,
+          client_id=case.client_id)
+    escalate(session, app, case, inbound=incoming.row,
+             reason="email of record changed recently; the data was not sent (cool-off)")
+    return True
+
+
 def _fulfil_access(session: Session, app: App, incoming: Incoming, case: models.Case) -> None:
     assert case.client_id is not None
+    if _hold_for_cooloff(session, app, incoming, case):
+        return
     password = generate_password()
     exports = app.settings.data_dir / "exports"
     exports.mkdir(parents=True, exist_ok=True)
@@ -268,6 +288,8 @@ def _fulfil_access(session: Session, app: App, incoming: Incoming, case: models.
 
 def _fulfil_usage(session: Session, app: App, incoming: Incoming, case: models.Case) -> None:
     assert case.client_id is not None
+    if _hold_for_cooloff(session, app, incoming, case):
+        return
     report = usage_report(session, app, case.client_id)
     send_template(session, app, case=case, to=case.requester, purpose="usage_report",
                   key=f"usage:{case.id}", report=report)
@@ -326,7 +348,8 @@ def _fulfil_new_email(session: Session, app: App, incoming: Incoming, case: mode
     for row in rows:
         if row.is_primary or row.address == case.requester:
             session.delete(row)
-    session.add(models.ClientEmail(client_id=case.client_id, address=address, is_primary=True))
+    session.add(models.ClientEmail(client_id=case.client_id, address=address, is_primary=True,
+                                   added_at=app.clock.now()))
     audit(session, "correction.email_changed", at=app.clock.now(), case_id=case.id,
           client_id=case.client_id)
     for n, to in enumerate(dict.fromkeys([old, address])):

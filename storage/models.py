@@ -37,6 +37,7 @@ class ClientEmail(SQLModel, table=True):
     client_id: int = Field(foreign_key="client.id", index=True)
     address: str = Field(index=True, unique=True)  # lower-cased addr-spec
     is_primary: bool = False
+    added_at: datetime | None = None  # set when an email change put it on file (cool-off)
 
 
 class Project(SQLModel, table=True):

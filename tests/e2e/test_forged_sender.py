@@ -264,3 +264,36 @@ def test_verdict_is_stored_with_the_message(wire: Wire) -> None:
         [row] = session.exec(select(models.InboundMessage)).all()
     assert (row.auth_result, row.auth_via, row.sender) == ("pass", "own-dkim",
                                                             "jane@example.com")
+
+
+# --------------------------------------------------------------------------- email of record
+
+
+def test_forged_email_change_is_spelled_out_and_the_new_address_waits(wire: Wire) -> None:
+    forged = raw_mail("Please change my email address to eve@evil.net")
+    sent = wire.exchange(forged, wait=2)
+    assert {m["To"] for m in sent} == {"jane@example.com"}  # nothing reaches eve
+    [code_mail] = [m for m in sent if "verification code" in m["Subject"]]
+    text = _text(code_mail)
+    assert "changes to e**@evil.net" in text and "eve@evil.net" not in text
+    assert "NOT ME" in text and "7 days" in text
+    # Jane is fooled and answers; eve proves her address; both are told
+    out = wire.exchange(raw_mail(_code(code_mail), reply_to=code_mail), wait=2,
+                        envelope="jane@example.com")
+    [eve_code] = [m for m in out if m["To"] == "eve@evil.net"]
+    done = wire.exchange(raw_mail(_code(eve_code), from_lines=("eve@evil.net",),
+                                  reply_to=eve_code), wait=2)
+    assert {m["To"] for m in done} == {"jane@example.com", "eve@evil.net"}
+    # eve asks for the export at once: it is held for the cool-off, staff decide
+    before = _count(wire.app, models.Outbox)
+    sent = wire.exchange(raw_mail("Please send me a copy of all my data.",
+                                  from_lines=("eve@evil.net",)), wait=2)
+    [code_mail] = [m for m in sent if "verification code" in m["Subject"]]
+    out = wire.exchange(raw_mail(_code(code_mail), from_lines=("eve@evil.net",),
+                                 reply_to=code_mail), wait=1)
+    assert [m["To"] for m in out] == [STAFF]
+    with unit_of_work(wire.app.engine) as session:
+        actions = [a.action for a in session.exec(select(models.AuditLog))]
+        purposes = [o.purpose for o in session.exec(select(models.Outbox))][before:]
+    assert not {"export_ready", "export_link", "export_password"} & set(purposes)
+    assert "access.held_cooloff" in actions and "access.delivered" not in actions
