@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 HEAD_READ_BYTES = 1 << 20  # the header block of a spooled message is read from its first MB
 privacy.register_fulfilment(projects.FULFIL)  # status and invoice copies use the same codes
 
+# a repeat ask of one of these joins the open case: no second clock, no second code mail
+MERGED_INTENTS = PRIVACY_INTENTS | {"project_status", "billing"}
 # intents the bot never settles alone: a human reads them
 STAFF_INTENTS = frozenset({"complaint", "other", "billing", "technical_question", "reminder",
                            "project_status", "new_project"})
@@ -228,7 +230,7 @@ def _open_case_of_same_kind(session: Session, requester: str, meaning: Understan
     the same project, from the same requester and the same client (a chat that was linked
     since its first ask starts afresh rather than joining the stale case)."""
     names = {i.name for i in meaning.intents}
-    rights = PRIVACY_INTENTS & names
+    rights = MERGED_INTENTS & names
     refs = set(meaning.entities.project_refs) if "technical_question" in names else set()
     if not rights and not refs:
         return None

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select, update
 from bot import codemail, downloads, verify
 from bot.cases import set_status
 from bot.context import App
+from bot.conversation import cites_our_mail
 from bot.identity import is_chat_address
 from bot.incoming import Incoming, reply_to
 from bot.intake import forget_raw
@@ -148,16 +149,22 @@ def on_reply(session: Session, app: App, incoming: Incoming, case: models.Case) 
         return _on_scheduled_reply(session, app, incoming, case)
     if case.status != WAITING:
         return False
-    if verify.says_not_me(incoming.text):
+    trusted = _from_recipient(session, incoming, case)
+    if trusted and verify.says_not_me(incoming.text):
         _cancel(session, app, incoming, case, "requester said the request was not theirs")
         return True
-    candidate = verify.find_code(incoming.text) or verify.find_code(incoming.parsed.subject)
-    if candidate is None:  # a question, not an attempt: nothing is counted
+    candidate = verify.find_code(incoming.text)
+    if candidate is None:  # a question (or an uncited NOT ME), not an attempt: nothing counted
         reply_to(session, app, incoming, case, "verify_waiting")
         return True
-    check = verify.check_code(session, app, case, candidate)
+    check = verify.check_code(session, app, case, candidate, trusted=trusted)
     _HANDLERS[check.result](session, app, incoming, case, check)
     return True
+
+
+def _from_recipient(session: Session, incoming: Incoming, case: models.Case) -> bool:
+    """As far as we can tell, the reply comes from whoever received our mail on this case."""
+    return incoming.authenticated or cites_our_mail(session, case, incoming.parsed)
 
 
 def _verified(session: Session, app: App, incoming: Incoming, case: models.Case,
@@ -207,6 +214,11 @@ def _no_code(session: Session, app: App, incoming: Incoming, case: models.Case,
              attempts_left=_attempts_left(session, app, case))
 
 
+def _untrusted(session: Session, app: App, incoming: Incoming, case: models.Case,
+               check: verify.Check) -> None:
+    reply_to(session, app, incoming, case, "verify_waiting")
+
+
 def _attempts_left(session: Session, app: App, case: models.Case) -> int:
     codes = verify.active_codes(session, case.id)
     return app.settings.code_max_attempts - codes[0].attempts if codes else 0
@@ -219,6 +231,7 @@ _HANDLERS = {
     verify.CheckResult.EXPIRED: _expired,
     verify.CheckResult.USED: _used,
     verify.CheckResult.NO_CODE: _no_code,
+    verify.CheckResult.UNTRUSTED: _untrusted,
 }
 
 
@@ -389,7 +402,7 @@ def schedule_deletion(session: Session, app: App, case: models.Case, *,
 
 def _on_scheduled_reply(session: Session, app: App, incoming: Incoming,
                         case: models.Case) -> bool:
-    if not verify.says_cancel(incoming.text):
+    if not (verify.says_cancel(incoming.text) and _from_recipient(session, incoming, case)):
         reply_to(session, app, incoming, case, "follow_up_ack")
         return True
     case.pending_action = None

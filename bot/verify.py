@@ -24,10 +24,9 @@ from storage.db import audit
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 CODE_LENGTH = 8
-CODE_RE = re.compile(
-    r"(?<![A-Za-z0-9])([" + ALPHABET + ALPHABET.lower() + r"]{4})[- ]?([" + ALPHABET
-    + ALPHABET.lower() + r"]{4})(?![A-Za-z0-9])"
-)
+# exactly as we print it, XXXX-XXXX, standing alone: "requests" or "attached" are not codes
+CODE_RE = re.compile(r"(?<![\w-])([" + ALPHABET + r"]{4})-([" + ALPHABET + r"]{4})(?![\w-])",
+                     re.I)
 NOT_ME_RE = re.compile(r"\b(not me|wasn'?t me|was not me|nicht ich|pas moi|no fui yo)\b", re.I)
 
 
@@ -38,6 +37,7 @@ class CheckResult(Enum):
     LOCKED = "locked"
     USED = "used"
     NO_CODE = "no_code"
+    UNTRUSTED = "untrusted"  # too many stray tries: only a reply to the code mail is checked
 
 
 @dataclass(frozen=True)
@@ -105,17 +105,25 @@ def active_codes(session: Session, case_id: int | None) -> list[models.Verificat
     return list(session.exec(query))
 
 
-def check_code(session: Session, app: App, case: models.Case, candidate: str | None) -> Check:
-    """Check a code against the case's active code, counting attempts and auditing the result."""
+def check_code(session: Session, app: App, case: models.Case, candidate: str | None, *,
+               trusted: bool = True) -> Check:
+    """Check a code against the case's active code, counting attempts and auditing the result.
+
+    `trusted`: the attempt came from the code's real recipient as far as we can tell (a reply
+    citing our mail to them, an authenticated sender, a chat). Untrusted wrong tries are
+    counted apart and never lock the code nor the client; past `code_max_attempts` of them
+    untrusted tries are no longer checked at all.
+    """
     now = app.clock.now()
-    check = _evaluate(session, app, case, candidate)
+    check = _evaluate(session, app, case, candidate, trusted)
     audit(session, f"verify.{check.result.value}", at=now, case_id=case.id,
           client_id=case.client_id, code_id=check.code.id if check.code else None,
           attempts_left=check.attempts_left)
     return check
 
 
-def _evaluate(session: Session, app: App, case: models.Case, candidate: str | None) -> Check:
+def _evaluate(session: Session, app: App, case: models.Case, candidate: str | None,
+              trusted: bool) -> Check:
     now = app.clock.now()
     active = active_codes(session, case.id)
     if not active:
@@ -129,10 +137,18 @@ def _evaluate(session: Session, app: App, case: models.Case, candidate: str | No
         code.status = "locked"
         session.add(code)
         return Check(CheckResult.LOCKED, code=code)
+    stray = code.stray_attempts or 0
+    if not trusted and stray >= app.settings.code_max_attempts:
+        return Check(CheckResult.UNTRUSTED, code=code)
     if candidate and hmac.compare_digest(_hash(candidate, code.salt), code.code_hash):
         code.status, code.used_at = "used", now
         session.add(code)
         return Check(CheckResult.OK, code=code)
+    if not trusted:
+        code.stray_attempts = stray + 1
+        session.add(code)
+        return Check(CheckResult.WRONG, code=code,
+                     attempts_left=app.settings.code_max_attempts - code.attempts)
     return _count_failure(session, app, code)
 
 
@@ -175,8 +191,10 @@ def _daily_failures(session: Session, app: App, client_id: int | None) -> int:
 
 
 def find_code(text: str) -> str | None:
-    """The first thing in a reply that looks like one of our codes."""
-    match = CODE_RE.search(text)
+    """A code in our exact format on the first non-empty line of what the sender wrote
+    ("7KQM-3TWX", "Code: 7KQM-3TWX"); anything further down is not an attempt."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    match = CODE_RE.search(first)
     return f"{match.group(1)}-{match.group(2)}".upper() if match else None
 
 

@@ -290,7 +290,8 @@ class VerificationCode(SQLModel, table=True):
     code_hash: str
     created_at: datetime
     expires_at: datetime
-    attempts: int = 0
+    attempts: int = 0  # wrong tries in replies to the code mail (or authenticated): they lock
+    stray_attempts: int | None = None  # wrong tries that cited no mail of ours: never lock
     status: str = Field(default="active", index=True)  # active, used, expired, voided, locked
     used_at: datetime | None = None
 

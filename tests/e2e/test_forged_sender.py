@@ -297,3 +297,104 @@ def test_forged_email_change_is_spelled_out_and_the_new_address_waits(wire: Wire
         purposes = [o.purpose for o in session.exec(select(models.Outbox))][before:]
     assert not {"export_ready", "export_link", "export_password"} & set(purposes)
     assert "access.held_cooloff" in actions and "access.delivered" not in actions
+
+
+# --------------------------------------------------------------------------- flood and lock-out
+
+
+def _code_mails(app: App, to: str = "jane@example.com") -> list[EmailMessage]:
+    return [m for m in outbox_messages(app)
+            if m["To"] == to and "verification code" in m["Subject"]]
+
+
+def _wait_idle(wire: Wire, inbound: int) -> None:
+    wait_until(lambda: _count(wire.app, models.InboundMessage) == inbound
+               and _handled(wire.app))
+    time.sleep(0.5)  # the outbox round writes what was queued
+
+
+def test_repeated_forged_status_requests_give_one_code_mail(wire: Wire) -> None:
+    for n in range(25):
+        wire.send(raw_mail(f"Where is my project SP-2025-0041? ({n})", subject="Project"))
+    _wait_idle(wire, 25)
+    assert len(_code_mails(wire.app)) == 1
+    assert _count(wire.app, models.Case) == 1
+    assert not [m for m in outbox_messages(wire.app) if m["To"] == EVIL]
+
+
+def test_code_mails_per_client_are_capped_across_cases(wire: Wire) -> None:
+    asks = ["Please send me a copy of all my data.", "Please delete all my data.",
+            "Please restrict the processing of my data.",
+            "How was my data used and who did you share it with?",
+            "Where is my project SP-2025-0041?", "Please resend invoice 1187.",
+            "Please change my phone number to +49 30 1234567"]
+    for ask in asks:
+        wire.send(raw_mail(ask, subject="Request"))
+    _wait_idle(wire, len(asks))
+    assert len(_code_mails(wire.app)) == wire.app.settings.code_mails_per_day == 5
+    with unit_of_work(wire.app.engine) as session:
+        actions = [a.action for a in session.exec(select(models.AuditLog))]
+    assert actions.count("verify.code_mail_capped") >= 1  # the rest went to staff, not jane
+
+
+def _code_case(wire: Wire) -> tuple[EmailMessage, str]:
+    sent = wire.exchange(raw_mail("Please send me a copy of all my data."), wait=2,
+                         envelope="jane@example.com")
+    [code_mail] = [m for m in sent if "verification code" in m["Subject"]]
+    return code_mail, _code(code_mail)
+
+
+def test_forged_wrong_codes_never_lock_the_client_out(wire: Wire) -> None:
+    code_mail, code = _code_case(wire)
+    for guess in ("ABCD-EFGH", "HJKM-NPQR", "STUV-WXYZ", "2345-6789", "AAAA-BBBB",
+                  "CCCC-DDDD", "EEEE-FFFF"):  # the case tag is guessable, the Message-ID not
+        wire.send(raw_mail(guess, subject=f"Re: {code_mail['Subject']}"))
+    _wait_idle(wire, 8)
+    with unit_of_work(wire.app.engine) as session:
+        [row] = session.exec(select(models.VerificationCode)).all()
+    assert (row.status, row.attempts) == ("active", 0)
+    done = wire.exchange(raw_mail(code, reply_to=code_mail), wait=2,
+                         envelope="jane@example.com")
+    assert any("copy of your data" in m["Subject"].lower() or m.get_content_type() ==
+               "multipart/mixed" for m in done)
+    with unit_of_work(wire.app.engine) as session:
+        assert [a.action for a in session.exec(select(models.AuditLog))].count(
+            "access.delivered") == 1
+
+
+def test_ordinary_words_are_not_code_attempts(wire: Wire) -> None:
+    code_mail, _ = _code_case(wire)
+    out = wire.exchange(raw_mail("I attached the requests you wanted, thanks",
+                                 reply_to=code_mail), wait=1, envelope="jane@example.com")
+    assert "still waiting for the one-time code" in _text(out[0])
+    wire.exchange(raw_mail("Hello\n\nmy code is below\nABCD-EFGH", reply_to=code_mail),
+                  wait=1, envelope="jane@example.com")
+    with unit_of_work(wire.app.engine) as session:
+        [row] = session.exec(select(models.VerificationCode)).all()
+        actions = [a.action for a in session.exec(select(models.AuditLog))]
+    assert row.attempts == 0 and "verify.wrong" not in actions
+
+
+def test_forged_not_me_does_not_cancel(wire: Wire) -> None:
+    code_mail, _ = _code_case(wire)
+    before = snapshot(wire.app)
+    out = wire.exchange(raw_mail("NOT ME", subject=f"Re: {code_mail['Subject']}"), wait=1)
+    assert [m["To"] for m in out] == ["jane@example.com"]
+    assert "cancel" not in out[0]["Subject"].lower()
+    assert snapshot(wire.app) == before
+    out = wire.exchange(raw_mail("NOT ME", reply_to=code_mail), wait=2,
+                        envelope="jane@example.com")  # the real recipient can
+    assert snapshot(wire.app)["cases"][0][1] == "closed"
+
+
+def test_forged_cancel_does_not_stop_a_scheduled_deletion(wire: Wire) -> None:
+    escalation = _escalated_deletion(wire)
+    signed = dkimkeys.sign(_staff_reply(escalation, "APPROVE"), "stelloloxonpro.com")
+    out = wire.exchange(signed, wait=2)
+    [notice] = [m for m in out if m["To"] == "jane@example.com"]
+    before = snapshot(wire.app)
+    wire.exchange(raw_mail("CANCEL", subject=f"Re: {notice['Subject']}"), wait=1)
+    assert snapshot(wire.app) == before and before["cases"][0][1] == "deletion_scheduled"
+    out = wire.exchange(raw_mail("CANCEL", reply_to=notice), wait=1,
+                        envelope="jane@example.com")
+    assert "deletion cancelled" in out[0]["Subject"]
