@@ -24,6 +24,7 @@ from storage.db import audit
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 CODE_LENGTH = 8
+CHAT_LINK = "chat_link"  # /link codes: 5 tries each, never counted against the client
 # exactly as we print it, XXXX-XXXX, standing alone: "requests" or "attached" are not codes
 CODE_RE = re.compile(r"(?<![\w-])([" + ALPHABET + r"]{4})-([" + ALPHABET + r"]{4})(?![\w-])",
                      re.I)
@@ -57,6 +58,11 @@ def _hash(code: str, salt: str) -> str:
     normalised = code.replace("-", "").replace(" ", "").upper()
     return hashlib.scrypt(normalised.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1,
                           dklen=32).hex()
+
+
+def burn_hash() -> None:
+    """One code hash's worth of work, spent where no code exists (equal timing)."""
+    _hash(generate_code(), secrets.token_hex(16))
 
 
 def issue_code(
@@ -133,7 +139,8 @@ def _evaluate(session: Session, app: App, case: models.Case, candidate: str | No
         code.status = "expired"
         session.add(code)
         return Check(CheckResult.EXPIRED, code=code)
-    if _daily_failures(session, app, case.client_id) >= app.settings.code_daily_failure_cap:
+    if code.action != CHAT_LINK and (
+            _daily_failures(session, app, case.client_id) >= app.settings.code_daily_failure_cap):
         code.status = "locked"
         session.add(code)
         return Check(CheckResult.LOCKED, code=code)
@@ -186,6 +193,7 @@ def _daily_failures(session: Session, app: App, client_id: int | None) -> int:
         models.VerificationCode.client_id == client_id,
         models.VerificationCode.created_at >= since,
         models.VerificationCode.status != "used",
+        models.VerificationCode.action != CHAT_LINK,  # a chat guessing cannot lock the client
     )
     return int(session.exec(query).one())
 
