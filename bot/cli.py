@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlmodel import col, select
 
@@ -177,10 +178,10 @@ def show(case_ref: str) -> None:
                   f"days left {days_left(case, app.clock.now())}")
     console.print(f"evidence {json.dumps(json.loads(case.evidence or '{}'), ensure_ascii=False)}")
     for message in inbound:
-        console.print(f"  inbound #{message.id} from {message.sender} [{message.status}] "
-                      f"sender {_auth_text(message)}")
+        console.print(escape(f"  inbound #{message.id} from {message.sender} [{message.status}] "
+                             f"sender {_auth_text(message)}"))
     for row in outbox:
-        console.print(f"  outbox #{row.id} {row.purpose} -> {row.to_addr} [{row.status}]")
+        console.print(escape(f"  outbox #{row.id} {row.purpose} -> {row.to_addr} [{row.status}]"))
     for entry in trail:
         console.print(f"  {entry.at:%Y-%m-%d %H:%M:%S} {entry.actor} {entry.action} "
                       f"{entry.details}")
