@@ -46,7 +46,8 @@ ADDR_RE = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}
                      r"@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+")
 SINGLETONS = ("from", "sender", "reply-to", "to", "cc", "subject", "date", "message-id",
               "in-reply-to", "references")  # RFC 5322 §3.6: at most one each
-TRACE = frozenset({"received", "return-path", "delivered-to", "x-original-to"})
+TRACE = frozenset({"received", "return-path", "delivered-to", "x-original-to", "arc-seal",
+                   "arc-message-signature", "arc-authentication-results"})  # above our block
 _OBS_NAME_RE = re.compile(rb"(?m)^([!-9;-~]+)[ \t]+:")
 _QUIET = logging.getLogger("bot.authn.dkimpy")  # dkimpy logs domains and selectors
 _QUIET.addHandler(logging.NullHandler())
@@ -138,9 +139,9 @@ def _one_mailbox(value: str) -> tuple[str, str | None]:
         return "", "From header has parse defects"
     if len(header.groups) != 1 or header.groups[0].display_name is not None:
         return "", "From header is not exactly one mailbox"
-    [mailbox] = header.groups[0].addresses or [None]
-    if mailbox is None:
+    if len(header.groups[0].addresses) != 1:
         return "", "From header is not exactly one mailbox"
+    [mailbox] = header.groups[0].addresses
     address = mailbox.addr_spec.lower()
     if not ADDR_RE.fullmatch(address):
         return "", "From address is not a plain address"

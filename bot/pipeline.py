@@ -42,11 +42,12 @@ STAFF_INTENTS = frozenset({"complaint", "other", "billing", "technical_question"
 def process_inbound(app: App, inbound_id: int) -> str:
     """Handle one stored message exactly once; returns its final status."""
     try:
+        verdict = _verdict_outside_lock(app, inbound_id)  # DNS look-ups block no other writer
         with app.write_lock, unit_of_work(app.engine) as session:
             row = session.get(models.InboundMessage, inbound_id)
             if row is None or row.status != "new":
                 return row.status if row else "missing"
-            _handle(session, app, row)
+            _handle(session, app, row, verdict)
             status = row.status
     except Exception as exc:  # a bug must not block the mailbox: shunt for staff
         log_failure(log, "inbound %s failed; quarantined", exc, inbound_id)
@@ -89,14 +90,21 @@ def _quarantine(session: Session, app: App, row: models.InboundMessage, reason: 
     notify_quarantine(session, app, row)
 
 
-def _handle(session: Session, app: App, row: models.InboundMessage) -> None:
+def _verdict_outside_lock(app: App, inbound_id: int) -> authn.Verdict | None:
+    with unit_of_work(app.engine) as session:
+        row = session.get(models.InboundMessage, inbound_id)
+        return compute_verdict(app, row) if row is not None and row.status == "new" else None
+
+
+def _handle(session: Session, app: App, row: models.InboundMessage,
+            verdict: authn.Verdict | None = None) -> None:
     try:
         parsed = _parse(app, row)
     except MessageParseError as exc:
         _quarantine(session, app, row, f"unparseable: {exc.reason}")
         return
     row.message_id = parsed.message_id or row.message_id
-    verdict = authenticate(session, app, row)
+    verdict = authenticate(session, app, row, verdict)
     parsed.from_addr = verdict.address or parsed.from_addr  # one identity: the strict one
     row.sender = parsed.from_addr or row.sender
     if _filtered(session, app, row, parsed):
@@ -118,16 +126,21 @@ def _handle(session: Session, app: App, row: models.InboundMessage) -> None:
         _new_request(session, app, incoming)
 
 
-def authenticate(session: Session, app: App, row: models.InboundMessage) -> authn.Verdict:
-    """The sender verdict, computed once and stored on the row (see bot.authn)."""
+def compute_verdict(app: App, row: models.InboundMessage) -> authn.Verdict:
+    """The sender verdict of a stored message (see bot.authn); may look up DKIM keys."""
     raw = None if row.raw_key else row.raw
     head = authn.header_block(raw) if raw is not None else _spooled_head(app, row)
     if row.channel == "telegram":  # the Bot API vouches for the chat user
-        verdict = authn.chat_verdict(head)
-    else:
-        own_check = app.settings.own_dkim_check
-        verdict = authn.verdict(head, raw if own_check else None,
-                                trusted=app.settings.trusted_authserv_ids, dns_txt=app.dns_txt)
+        return authn.chat_verdict(head)
+    own_check = app.settings.own_dkim_check
+    return authn.verdict(head, raw if own_check else None,
+                         trusted=app.settings.trusted_authserv_ids, dns_txt=app.dns_txt)
+
+
+def authenticate(session: Session, app: App, row: models.InboundMessage,
+                 verdict: authn.Verdict | None = None) -> authn.Verdict:
+    """Store the verdict on the row, once, and audit it (no addresses in the entry)."""
+    verdict = verdict or compute_verdict(app, row)
     row.auth_result, row.auth_via = verdict.result, verdict.via or None
     row.auth_reason = verdict.reason
     audit(session, "inbound.authenticated", at=app.clock.now(), inbound_id=row.id,
