@@ -320,6 +320,8 @@ def test_repeated_forged_status_requests_give_one_code_mail(wire: Wire) -> None:
     assert len(_code_mails(wire.app)) == 1
     assert _count(wire.app, models.Case) == 1
     assert not [m for m in outbox_messages(wire.app) if m["To"] == EVIL]
+    to_jane = [m for m in outbox_messages(wire.app) if m["To"] == "jane@example.com"]
+    assert len(to_jane) == wire.app.settings.reply_rate_limit  # ack, code, then rate-limited
 
 
 def test_code_mails_per_client_are_capped_across_cases(wire: Wire) -> None:
