@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlmodel import col, select
 
@@ -173,17 +174,31 @@ def show(case_ref: str) -> None:
         trail = session.exec(select(models.AuditLog).where(models.AuditLog.case_id == case.id)
                              .order_by(col(models.AuditLog.id))).all()
         outbox = session.exec(select(models.Outbox).where(models.Outbox.case_id == case.id)).all()
+        inbound = session.exec(select(models.InboundMessage).where(
+            models.InboundMessage.case_id == case.id).order_by(col(models.InboundMessage.id))).all()
     console = _console()
     console.print(f"[bold]{case.ref}[/bold] {case.kind} ({case.intents}) status={case.status}")
     console.print(f"requester {case.requester}  client #{case.client_id}  lang {case.language}")
     console.print(f"received {case.received_at:%Y-%m-%d %H:%M}  due {case.due_at:%Y-%m-%d}  "
                   f"days left {days_left(case, app.clock.now())}")
     console.print(f"evidence {json.dumps(json.loads(case.evidence or '{}'), ensure_ascii=False)}")
+    for message in inbound:
+        console.print(escape(f"  inbound #{message.id} from {message.sender} [{message.status}] "
+                             f"sender {_auth_text(message)}"))
     for row in outbox:
-        console.print(f"  outbox #{row.id} {row.purpose} -> {row.to_addr} [{row.status}]")
+        console.print(escape(f"  outbox #{row.id} {row.purpose} -> {row.to_addr} [{row.status}]"))
     for entry in trail:
         console.print(f"  {entry.at:%Y-%m-%d %H:%M:%S} {entry.actor} {entry.action} "
                       f"{entry.details}")
+
+
+def _auth_text(row: models.InboundMessage) -> str:
+    """The stored authentication verdict, e.g. `pass (mx-dmarc)` or `refused: why`."""
+    if row.auth_result is None:
+        return "not checked"
+    via = f" ({row.auth_via})" if row.auth_via else ""
+    why = f": {row.auth_reason}" if row.auth_reason and not row.auth_via else ""
+    return f"{row.auth_result}{via}{why}"
 
 
 @cli.command()
@@ -214,10 +229,10 @@ def inbound(
         if status:
             query = query.where(models.InboundMessage.status == status)
         rows = session.exec(query.limit(limit)).all()
-    table = Table("id", "channel", "received", "status", "reason", "case")
+    table = Table("id", "channel", "received", "status", "reason", "case", "sender auth")
     for row in rows:
         table.add_row(str(row.id), row.channel, f"{row.received_at:%Y-%m-%d %H:%M}", row.status,
-                      row.reason or "", str(row.case_id or ""))
+                      row.reason or "", str(row.case_id or ""), _auth_text(row))
     _console().print(table)
 
 

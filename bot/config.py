@@ -89,7 +89,11 @@ class Settings(BaseSettings):
     code_max_attempts: int = 5
     code_daily_failure_cap: int = 10  # failed code attempts per client per 24 h, then locked
     codes_per_case: int = 3  # fresh codes a requester can get on one case
-    trusted_authserv_ids: list[str] = []  # Authentication-Results from these are recorded
+    code_mails_per_day: int = 5  # code mails per client per 24 h, across all cases
+    email_change_cooloff_days: int = 7  # no export to a new email of record before this
+    # sender authentication (bot.authn): our MX's Authentication-Results, else our own DKIM
+    trusted_authserv_ids: list[str] = []  # authserv-ids of our MX (it strips forged ones)
+    own_dkim_check: bool = True  # no trusted MX: verify DKIM ourselves (needs DNS)
     # spam (bot.spam): header verdicts count only above a trusted Authentication-Results
     spamd_host: str | None = None  # ask this SpamAssassin spamd (SPAMC/SPAMD over TCP); off
     spamd_port: int = 783
@@ -191,3 +195,6 @@ def _refuse_placeholders(settings: Settings) -> None:
             raise ValueError(f"{name} is a placeholder; set a real secret in production")
     if settings.relay_host is None:
         raise ValueError("production needs relay_host: replies would only reach the outbox dir")
+    if settings.staff_senders and not (settings.trusted_authserv_ids or settings.own_dkim_check):
+        raise ValueError("production has staff_senders but no way to authenticate them: set "
+                         "trusted_authserv_ids (our MX) or own_dkim_check=true")

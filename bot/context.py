@@ -7,6 +7,7 @@ from threading import Lock
 
 from sqlalchemy.engine import Engine
 
+from bot.authn import DnsTxt
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.replies import Renderer
@@ -23,6 +24,8 @@ class App:
     clock: Clock = field(default_factory=SystemClock)
     # one writer at a time keeps SQLite free of lock errors; cheap on PostgreSQL
     write_lock: Lock = field(default_factory=Lock)
+    # DKIM key look-ups (bot.authn); None: DNS through dnspython. Tests give a fake resolver.
+    dns_txt: DnsTxt | None = None
 
 
 def bootstrap(settings: Settings, clock: Clock | None = None) -> App:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.cases import case_by_ref
 from bot.mime import ParsedMessage
@@ -55,3 +55,16 @@ def _cases_by_message_ids(session: Session, parsed: ParsedMessage) -> list[model
         )
         found.extend(c for c in session.exec(query) if c not in found)
     return found
+
+
+def cites_our_mail(session: Session, case: models.Case, parsed: ParsedMessage) -> bool:
+    """The message replies to a mail we sent to its sender on this case. Our Message-IDs are
+    random (bot.outbox.new_message_id), so only that mail's recipient can cite one: the token
+    that CANCEL, NOT ME and counted code attempts need."""
+    ids = list(dict.fromkeys([*parsed.in_reply_to, *parsed.references]))
+    if not ids:
+        return False
+    query = select(models.Outbox.id).where(
+        models.Outbox.case_id == case.id, models.Outbox.to_addr == parsed.from_addr,
+        col(models.Outbox.message_id).in_(ids))
+    return session.exec(query).first() is not None

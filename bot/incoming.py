@@ -21,6 +21,11 @@ class Incoming:
     parsed: ParsedMessage
 
     @property
+    def authenticated(self) -> bool:
+        """The stored verdict of bot.authn says the From is who wrote it."""
+        return self.row.auth_result == "pass"
+
+    @property
     def text(self) -> str:
         """What the sender wrote now (quotes and signature stripped)."""
         return self.parsed.new_text or self.parsed.text

@@ -9,12 +9,13 @@ from __future__ import annotations
 import binascii
 import random
 import re
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.policy import Policy
-from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import quote
 
 from sqlmodel import Session, func, select
@@ -173,7 +174,7 @@ def compose(
         ("To", _address(to)),
         ("Subject", rendered.subject),
         ("Date", format_datetime(now.astimezone(UTC))),
-        ("Message-ID", make_msgid(idstring="sp", domain=settings.bot_domain)),
+        ("Message-ID", new_message_id(settings.bot_domain)),
     ]
     if parent := threading.parent():
         fields.append(("In-Reply-To", parent))
@@ -423,6 +424,12 @@ def send_template(
         case=case, client_id=case.client_id if keep_record else None, threading=threading,
         attachments=attachments, essential=essential,
     )
+
+
+def new_message_id(domain: str) -> str:
+    """128 random bits: a reply that cites it proves its sender received our mail (CANCEL and
+    NOT ME count only then), so it must not be guessable like make_msgid's."""
+    return f"<{secrets.token_urlsafe(16)}.sp@{domain}>"
 
 
 def reply_subject(subject: str) -> str:

@@ -12,7 +12,7 @@ import logging
 
 from sqlmodel import Session, select
 
-from bot import clarify, duplicates, privacy, robots, spam
+from bot import authn, clarify, duplicates, privacy, robots, spam
 from bot.cases import client_for_address, open_case, set_status
 from bot.context import App
 from bot.conversation import find_case
@@ -29,8 +29,11 @@ from storage import models
 from storage.db import audit, unit_of_work
 
 log = logging.getLogger(__name__)
+HEAD_READ_BYTES = 1 << 20  # the header block of a spooled message is read from its first MB
 privacy.register_fulfilment(projects.FULFIL)  # status and invoice copies use the same codes
 
+# a repeat ask of one of these joins the open case: no second clock, no second code mail
+MERGED_INTENTS = PRIVACY_INTENTS | {"project_status", "billing"}
 # intents the bot never settles alone: a human reads them
 STAFF_INTENTS = frozenset({"complaint", "other", "billing", "technical_question", "reminder",
                            "project_status", "new_project"})
@@ -39,12 +42,12 @@ STAFF_INTENTS = frozenset({"complaint", "other", "billing", "technical_question"
 def process_inbound(app: App, inbound_id: int) -> str:
     """Handle one stored message exactly once; returns its final status."""
     try:
-        spamd = _ask_spamd(app, inbound_id)  # a network call: before the write lock
+        verdict, spamd = _checks_outside_lock(app, inbound_id)  # DNS, spamd: no writer waits
         with app.write_lock, unit_of_work(app.engine) as session:
             row = session.get(models.InboundMessage, inbound_id)
             if row is None or row.status != "new":
                 return row.status if row else "missing"
-            _handle(session, app, row, spamd)
+            _handle(session, app, row, verdict, spamd)
             status = row.status
     except Exception as exc:  # a bug must not block the mailbox: shunt for staff
         log_failure(log, "inbound %s failed; quarantined", exc, inbound_id)
@@ -87,24 +90,32 @@ def _quarantine(session: Session, app: App, row: models.InboundMessage, reason: 
     notify_quarantine(session, app, row)
 
 
-def _ask_spamd(app: App, inbound_id: int) -> str | None:
-    if not app.settings.spamd_host:
-        return None
+def _checks_outside_lock(app: App, inbound_id: int) -> tuple[authn.Verdict | None, str | None]:
+    """The sender verdict (may look up DKIM keys) and spamd's (a network call, if configured),
+    before the write lock is taken."""
     with unit_of_work(app.engine) as session:
         row = session.get(models.InboundMessage, inbound_id)
-        return spam.filter_verdict(app, row) if row and row.status == "new" else None
+        if row is None or row.status != "new":
+            return None, None
+        spamd = spam.filter_verdict(app, row) if app.settings.spamd_host else None
+        return compute_verdict(app, row), spamd
 
 
 def _handle(session: Session, app: App, row: models.InboundMessage,
-            spamd: str | None = None) -> None:
+            verdict: authn.Verdict | None = None, spamd: str | None = None) -> None:
     try:
         parsed = _parse(app, row)
     except MessageParseError as exc:
         _quarantine(session, app, row, f"unparseable: {exc.reason}")
         return
     row.message_id = parsed.message_id or row.message_id
+    verdict = authenticate(session, app, row, verdict)
+    parsed.from_addr = verdict.address or parsed.from_addr  # one identity: the strict one
     row.sender = parsed.from_addr or row.sender
     if _filtered(session, app, row, parsed, spamd):
+        return
+    if verdict.result == authn.REFUSED:  # nobody can say who wrote it: a person looks
+        _quarantine(session, app, row, f"From refused: {verdict.reason}")
         return
     incoming = Incoming(row=row, parsed=parsed)
     if is_staff(app, parsed.from_addr):
@@ -118,6 +129,34 @@ def _handle(session: Session, app: App, row: models.InboundMessage,
         _finish(session, app, row, "processed")
     else:
         _new_request(session, app, incoming)
+
+
+def compute_verdict(app: App, row: models.InboundMessage) -> authn.Verdict:
+    """The sender verdict of a stored message (see bot.authn); may look up DKIM keys."""
+    raw = None if row.raw_key else row.raw
+    head = authn.header_block(raw) if raw is not None else _spooled_head(app, row)
+    if row.channel == "telegram":  # the Bot API vouches for the chat user
+        return authn.chat_verdict(head)
+    own_check = app.settings.own_dkim_check
+    return authn.verdict(head, raw if own_check else None,
+                         trusted=app.settings.trusted_authserv_ids, dns_txt=app.dns_txt)
+
+
+def authenticate(session: Session, app: App, row: models.InboundMessage,
+                 verdict: authn.Verdict | None = None) -> authn.Verdict:
+    """Store the verdict on the row, once, and audit it (no addresses in the entry)."""
+    verdict = verdict or compute_verdict(app, row)
+    row.auth_result, row.auth_via = verdict.result, verdict.via or None
+    row.auth_reason = verdict.reason
+    audit(session, "inbound.authenticated", at=app.clock.now(), inbound_id=row.id,
+          result=verdict.result, via=verdict.via, reason=verdict.reason)
+    return verdict
+
+
+def _spooled_head(app: App, row: models.InboundMessage) -> bytes:
+    assert row.raw_key is not None
+    with app.files.path(row.raw_key).open("rb") as handle:
+        return authn.header_block(handle.read(HEAD_READ_BYTES))
 
 
 def _parse(app: App, row: models.InboundMessage) -> ParsedMessage:
@@ -230,7 +269,7 @@ def _open_case_of_same_kind(session: Session, requester: str, meaning: Understan
     the same project, from the same requester and the same client (a chat that was linked
     since its first ask starts afresh rather than joining the stale case)."""
     names = {i.name for i in meaning.intents}
-    rights = PRIVACY_INTENTS & names
+    rights = MERGED_INTENTS & names
     refs = set(meaning.entities.project_refs) if "technical_question" in names else set()
     if not rights and not refs:
         return None

@@ -15,9 +15,10 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, select, update
 
-from bot import downloads, verify
+from bot import codemail, downloads, verify
 from bot.cases import set_status
 from bot.context import App
+from bot.conversation import cites_our_mail
 from bot.identity import is_chat_address
 from bot.incoming import Incoming, reply_to
 from bot.intake import forget_raw
@@ -108,12 +109,10 @@ def _send_code(session: Session, app: App, case: models.Case, action: str,
                requester: str) -> None:
     to = code_destination(session, case, requester)
     channel = "chat" if is_chat_address(requester) else "email"
-    code = verify.issue_code(session, app, case, action=action, sent_to=to, channel=channel)
-    issued = verify.codes_issued(session, case.id)
-    send_template(session, app, case=case, to=to, purpose="verify_code",
-                  key=f"code:{case.id}:{issued}", code=code, actions=action.split(","),
-                  hours=int(app.settings.code_ttl_email_hours), channel=channel,
-                  minutes=int(app.settings.code_ttl_chat_minutes))
+    if not codemail.send_code_mail(session, app, case, action=action, to=to,
+                                   shown=action.split(","), channel=channel):
+        codemail.escalate_capped(session, app, case)
+        return
     set_status(session, app, case, WAITING, action=action)
     case.waiting_since = app.clock.now()
 
@@ -150,16 +149,22 @@ def on_reply(session: Session, app: App, incoming: Incoming, case: models.Case) 
         return _on_scheduled_reply(session, app, incoming, case)
     if case.status != WAITING:
         return False
-    if verify.says_not_me(incoming.text):
+    trusted = _from_recipient(session, incoming, case)
+    if trusted and verify.says_not_me(incoming.text):
         _cancel(session, app, incoming, case, "requester said the request was not theirs")
         return True
-    candidate = verify.find_code(incoming.text) or verify.find_code(incoming.parsed.subject)
-    if candidate is None:  # a question, not an attempt: nothing is counted
+    candidate = verify.find_code(incoming.text)
+    if candidate is None:  # a question (or an uncited NOT ME), not an attempt: nothing counted
         reply_to(session, app, incoming, case, "verify_waiting")
         return True
-    check = verify.check_code(session, app, case, candidate)
+    check = verify.check_code(session, app, case, candidate, trusted=trusted)
     _HANDLERS[check.result](session, app, incoming, case, check)
     return True
+
+
+def _from_recipient(session: Session, incoming: Incoming, case: models.Case) -> bool:
+    """As far as we can tell, the reply comes from whoever received our mail on this case."""
+    return incoming.authenticated or cites_our_mail(session, case, incoming.parsed)
 
 
 def _verified(session: Session, app: App, incoming: Incoming, case: models.Case,
@@ -209,6 +214,11 @@ def _no_code(session: Session, app: App, incoming: Incoming, case: models.Case,
              attempts_left=_attempts_left(session, app, case))
 
 
+def _untrusted(session: Session, app: App, incoming: Incoming, case: models.Case,
+               check: verify.Check) -> None:
+    reply_to(session, app, incoming, case, "verify_waiting")
+
+
 def _attempts_left(session: Session, app: App, case: models.Case) -> int:
     codes = verify.active_codes(session, case.id)
     return app.settings.code_max_attempts - codes[0].attempts if codes else 0
@@ -221,6 +231,7 @@ _HANDLERS = {
     verify.CheckResult.EXPIRED: _expired,
     verify.CheckResult.USED: _used,
     verify.CheckResult.NO_CODE: _no_code,
+    verify.CheckResult.UNTRUSTED: _untrusted,
 }
 
 
@@ -235,8 +246,30 @@ def _cancel(session: Session, app: App, incoming: Incoming, case: models.Case,
 # --------------------------------------------------------------------------- fulfilment
 
 
+def _in_cooloff(session: Session, app: App, case: models.Case) -> bool:
+    """The requester's address became the email of record recently: no data goes to it yet
+    (a takeover of the address would otherwise be one export away)."""
+    row = session.exec(select(models.ClientEmail).where(
+        models.ClientEmail.address == case.requester)).first()
+    since = app.clock.now() - timedelta(days=app.settings.email_change_cooloff_days)
+    return row is not None and row.added_at is not None and row.added_at > since
+
+
+def _hold_for_cooloff(session: Session, app: App, incoming: Incoming,
+                      case: models.Case) -> bool:
+    if not _in_cooloff(session, app, case):
+        return False
+    audit(session, "access.held_cooloff", at=app.clock.now(), case_id=case.id,
+          client_id=case.client_id)
+    escalate(session, app, case, inbound=incoming.row,
+             reason="email of record changed recently; the data was not sent (cool-off)")
+    return True
+
+
 def _fulfil_access(session: Session, app: App, incoming: Incoming, case: models.Case) -> None:
     assert case.client_id is not None
+    if _hold_for_cooloff(session, app, incoming, case):
+        return
     password = generate_password()
     exports = app.settings.data_dir / "exports"
     exports.mkdir(parents=True, exist_ok=True)
@@ -268,6 +301,8 @@ def _fulfil_access(session: Session, app: App, incoming: Incoming, case: models.
 
 def _fulfil_usage(session: Session, app: App, incoming: Incoming, case: models.Case) -> None:
     assert case.client_id is not None
+    if _hold_for_cooloff(session, app, incoming, case):
+        return
     report = usage_report(session, app, case.client_id)
     send_template(session, app, case=case, to=case.requester, purpose="usage_report",
                   key=f"usage:{case.id}", report=report)
@@ -326,7 +361,8 @@ def _fulfil_new_email(session: Session, app: App, incoming: Incoming, case: mode
     for row in rows:
         if row.is_primary or row.address == case.requester:
             session.delete(row)
-    session.add(models.ClientEmail(client_id=case.client_id, address=address, is_primary=True))
+    session.add(models.ClientEmail(client_id=case.client_id, address=address, is_primary=True,
+                                   added_at=app.clock.now()))
     audit(session, "correction.email_changed", at=app.clock.now(), case_id=case.id,
           client_id=case.client_id)
     for n, to in enumerate(dict.fromkeys([old, address])):
@@ -366,7 +402,7 @@ def schedule_deletion(session: Session, app: App, case: models.Case, *,
 
 def _on_scheduled_reply(session: Session, app: App, incoming: Incoming,
                         case: models.Case) -> bool:
-    if not verify.says_cancel(incoming.text):
+    if not (verify.says_cancel(incoming.text) and _from_recipient(session, incoming, case)):
         reply_to(session, app, incoming, case, "follow_up_ack")
         return True
     case.pending_action = None

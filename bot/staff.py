@@ -15,7 +15,7 @@ from storage import models
 from storage.db import audit
 
 
-def _original(inbound: models.InboundMessage) -> FileAttachment:
+def original_of(inbound: models.InboundMessage) -> FileAttachment:
     """The message as it arrived; a spooled (large) one is named, not attached whole."""
     if inbound.raw_key:
         note = (f"The original message #{inbound.id} is {inbound.sha256[:12]}… in the file "
@@ -52,7 +52,7 @@ def escalate(
     enqueue_email(
         session, app, to=app.settings.staff_address, rendered=rendered,
         purpose="staff_escalation", idempotency_key=f"staff:{case.id}:{inbound.id}",
-        case=case, attachments=[_original(inbound)], auto_submitted="auto-generated",
+        case=case, attachments=[original_of(inbound)], auto_submitted="auto-generated",
     )
     if app.settings.telegram_staff_chat_id is not None:  # mirrored with Approve/Deny buttons
         enqueue_email(
@@ -73,7 +73,7 @@ def notify_quarantine(session: Session, app: App, inbound: models.InboundMessage
     enqueue_email(
         session, app, to=app.settings.staff_address, rendered=rendered,
         purpose="staff_quarantine", idempotency_key=f"quarantine:{inbound.id}",
-        attachments=[_original(inbound)], auto_submitted="auto-generated",
+        attachments=[original_of(inbound)], auto_submitted="auto-generated",
     )
 
 
@@ -101,7 +101,7 @@ def notify_spam_privacy(session: Session, app: App, inbound: models.InboundMessa
     enqueue_email(
         session, app, to=app.settings.staff_address, rendered=rendered,
         purpose="staff_spam_privacy", idempotency_key=f"spam-privacy:{inbound.id}",
-        attachments=[_original(inbound)], auto_submitted="auto-generated",
+        attachments=[original_of(inbound)], auto_submitted="auto-generated",
     )
     audit(session, "inbound.spam_privacy_to_staff", at=app.clock.now(), inbound_id=inbound.id,
           intents=intents)

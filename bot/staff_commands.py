@@ -17,7 +17,7 @@ from bot.deadlines import ExtensionError, extend_case
 from bot.incoming import Incoming
 from bot.outbox import Threading, enqueue_email, send_template
 from bot.privacy import SCHEDULED, schedule_deletion
-from bot.verify import sender_authenticated
+from bot.staff import original_of
 from storage import models
 from storage.db import audit
 
@@ -25,23 +25,25 @@ COMMAND_RE = re.compile(r"^[ \t]*(APPROVE|DENY|EXTEND|NOTE)\b[ \t:]*(.*)$", re.I
 
 
 def is_staff(app: App, address: str) -> bool:
+    """Mail From a staff address is a staff command, obeyed only when authenticated."""
     return address in app.settings.staff_senders
 
 
 def handle_staff_mail(session: Session, app: App, incoming: Incoming) -> None:
     """Run the first command in a staff reply on the case named in its subject.
 
-    Where trusted servers stamp Authentication-Results, a command must also pass DMARC or
-    aligned DKIM: a forged From alone cannot approve a deletion.
+    Only an authenticated sender is obeyed (bot.authn: DMARC or aligned DKIM, from our MX or
+    our own check): a forged From alone cannot approve a deletion or mail a client.
     """
     actor = f"staff:{incoming.parsed.from_addr}"
     case = _tagged_case(session, app, incoming)
     match = COMMAND_RE.search(incoming.text)
     reason = None
-    if case is None or match is None:
+    if not incoming.authenticated:
+        reason = "sender not authenticated"
+        _tell_staff_refused(session, app, incoming)
+    elif case is None or match is None:
         reason = "no case token in subject" if case is None else "no command"
-    elif app.settings.trusted_authserv_ids and not sender_authenticated(app, incoming.parsed):
-        reason = "sender authentication failed"
     if reason:
         audit(session, "staff.ignored", at=app.clock.now(), actor=actor,
               inbound_id=incoming.row.id, reason=reason)
@@ -51,6 +53,18 @@ def handle_staff_mail(session: Session, app: App, incoming: Incoming) -> None:
     verb, rest = match.group(1).upper(), match.group(2).strip()
     result = run_command(session, app, case, verb, rest, actor)
     _confirm(session, app, incoming, case, verb, result)
+
+
+def _tell_staff_refused(session: Session, app: App, incoming: Incoming) -> None:
+    """Staff learn (at their own address, never the sender's) why a command was not obeyed
+    and how to make genuine ones count; the original rides along."""
+    row = incoming.row
+    rendered = app.renderer.render(
+        "staff_command_refused", "en", inbound=row, company=app.settings.company_name,
+        trusted=app.settings.trusted_authserv_ids, verdict=row.auth_reason or row.auth_result)
+    enqueue_email(session, app, to=app.settings.staff_address, rendered=rendered,
+                  purpose="staff_command_refused", idempotency_key=f"staff-refused:{row.id}",
+                  attachments=[original_of(row)], auto_submitted="auto-generated")
 
 
 def run_command(session: Session, app: App, case: models.Case, verb: str, rest: str,

@@ -1,4 +1,4 @@
-"""Identity verification: one-time codes and sender-authentication signals.
+"""Identity verification: one-time codes (who sent a mail is bot.authn's verdict).
 
 A code is random (8 characters from an alphabet without look-alikes, about 40 bits), sent only
 to an address already on file, stored as a salted scrypt hash, bound to one case and one
@@ -19,16 +19,15 @@ from enum import Enum
 from sqlmodel import Session, col, func, select
 
 from bot.context import App
-from bot.mime import ParsedMessage
 from storage import models
 from storage.db import audit
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 CODE_LENGTH = 8
-CODE_RE = re.compile(
-    r"(?<![A-Za-z0-9])([" + ALPHABET + ALPHABET.lower() + r"]{4})[- ]?([" + ALPHABET
-    + ALPHABET.lower() + r"]{4})(?![A-Za-z0-9])"
-)
+CHAT_LINK = "chat_link"  # /link codes: 5 tries each, never counted against the client
+# exactly as we print it, XXXX-XXXX, standing alone: "requests" or "attached" are not codes
+CODE_RE = re.compile(r"(?<![\w-])([" + ALPHABET + r"]{4})-([" + ALPHABET + r"]{4})(?![\w-])",
+                     re.I)
 NOT_ME_RE = re.compile(r"\b(not me|wasn'?t me|was not me|nicht ich|pas moi|no fui yo)\b", re.I)
 
 
@@ -39,6 +38,7 @@ class CheckResult(Enum):
     LOCKED = "locked"
     USED = "used"
     NO_CODE = "no_code"
+    UNTRUSTED = "untrusted"  # too many stray tries: only a reply to the code mail is checked
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,11 @@ def _hash(code: str, salt: str) -> str:
     normalised = code.replace("-", "").replace(" ", "").upper()
     return hashlib.scrypt(normalised.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1,
                           dklen=32).hex()
+
+
+def burn_hash() -> None:
+    """One code hash's worth of work, spent where no code exists (equal timing)."""
+    _hash(generate_code(), secrets.token_hex(16))
 
 
 def issue_code(
@@ -106,17 +111,25 @@ def active_codes(session: Session, case_id: int | None) -> list[models.Verificat
     return list(session.exec(query))
 
 
-def check_code(session: Session, app: App, case: models.Case, candidate: str | None) -> Check:
-    """Check a code against the case's active code, counting attempts and auditing the result."""
+def check_code(session: Session, app: App, case: models.Case, candidate: str | None, *,
+               trusted: bool = True) -> Check:
+    """Check a code against the case's active code, counting attempts and auditing the result.
+
+    `trusted`: the attempt came from the code's real recipient as far as we can tell (a reply
+    citing our mail to them, an authenticated sender, a chat). Untrusted wrong tries are
+    counted apart and never lock the code nor the client; past `code_max_attempts` of them
+    untrusted tries are no longer checked at all.
+    """
     now = app.clock.now()
-    check = _evaluate(session, app, case, candidate)
+    check = _evaluate(session, app, case, candidate, trusted)
     audit(session, f"verify.{check.result.value}", at=now, case_id=case.id,
           client_id=case.client_id, code_id=check.code.id if check.code else None,
           attempts_left=check.attempts_left)
     return check
 
 
-def _evaluate(session: Session, app: App, case: models.Case, candidate: str | None) -> Check:
+def _evaluate(session: Session, app: App, case: models.Case, candidate: str | None,
+              trusted: bool) -> Check:
     now = app.clock.now()
     active = active_codes(session, case.id)
     if not active:
@@ -126,14 +139,23 @@ def _evaluate(session: Session, app: App, case: models.Case, candidate: str | No
         code.status = "expired"
         session.add(code)
         return Check(CheckResult.EXPIRED, code=code)
-    if _daily_failures(session, app, case.client_id) >= app.settings.code_daily_failure_cap:
+    if code.action != CHAT_LINK and (
+            _daily_failures(session, app, case.client_id) >= app.settings.code_daily_failure_cap):
         code.status = "locked"
         session.add(code)
         return Check(CheckResult.LOCKED, code=code)
+    stray = code.stray_attempts or 0
+    if not trusted and stray >= app.settings.code_max_attempts:
+        return Check(CheckResult.UNTRUSTED, code=code)
     if candidate and hmac.compare_digest(_hash(candidate, code.salt), code.code_hash):
         code.status, code.used_at = "used", now
         session.add(code)
         return Check(CheckResult.OK, code=code)
+    if not trusted:
+        code.stray_attempts = stray + 1
+        session.add(code)
+        return Check(CheckResult.WRONG, code=code,
+                     attempts_left=app.settings.code_max_attempts - code.attempts)
     return _count_failure(session, app, code)
 
 
@@ -171,13 +193,16 @@ def _daily_failures(session: Session, app: App, client_id: int | None) -> int:
         models.VerificationCode.client_id == client_id,
         models.VerificationCode.created_at >= since,
         models.VerificationCode.status != "used",
+        models.VerificationCode.action != CHAT_LINK,  # a chat guessing cannot lock the client
     )
     return int(session.exec(query).one())
 
 
 def find_code(text: str) -> str | None:
-    """The first thing in a reply that looks like one of our codes."""
-    match = CODE_RE.search(text)
+    """A code in our exact format on the first non-empty line of what the sender wrote
+    ("7KQM-3TWX", "Code: 7KQM-3TWX"); anything further down is not an attempt."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    match = CODE_RE.search(first)
     return f"{match.group(1)}-{match.group(2)}".upper() if match else None
 
 
@@ -191,56 +216,3 @@ def says_cancel(text: str) -> bool:
 
 def says_not_me(text: str) -> bool:
     return bool(NOT_ME_RE.search(text))
-
-
-# ----------------------------------------------------------------------- sender authentication
-
-
-def auth_signals(parsed: ParsedMessage, trusted: list[str]) -> dict[str, str]:
-    """dkim/spf/dmarc results from Authentication-Results headers of trusted servers only.
-
-    Recorded as signals on the case; they never replace a code for export or deletion.
-    """
-    signals: dict[str, str] = {}
-    for header in parsed.headers.get("authentication-results", []):
-        authserv, _, rest = header.partition(";")
-        if authserv.strip().lower().split()[0:1] not in ([t] for t in trusted):
-            continue
-        for method in ("dkim", "spf", "dmarc"):
-            found = re.search(rf"\b{method}=(\w+)", rest, re.I)
-            if found and method not in signals:
-                signals[method] = found.group(1).lower()
-    return signals
-
-
-def sender_authenticated(app: App, parsed: ParsedMessage) -> bool:
-    """DMARC pass, or DKIM pass whose signing domain aligns with the From domain.
-
-    Only Authentication-Results of `trusted_authserv_ids` count (the receiving MTA must strip
-    forged ones). A DKIM pass with no header.d stated is taken as the server said it.
-    """
-    trusted = app.settings.trusted_authserv_ids
-    signals = auth_signals(parsed, trusted)
-    if signals.get("dmarc") == "pass":
-        return True
-    return signals.get("dkim") == "pass" and _dkim_aligned(parsed, trusted)
-
-
-def _dkim_aligned(parsed: ParsedMessage, trusted: list[str]) -> bool:
-    sender_domain = parsed.from_addr.rpartition("@")[2]
-    stated = []
-    for header in parsed.headers.get("authentication-results", []):
-        authserv, _, rest = header.partition(";")
-        if authserv.strip().lower().split()[0:1] not in ([t] for t in trusted):
-            continue
-        for clause in rest.split(";"):
-            if re.search(r"\bdkim=pass\b", clause, re.I):
-                found = re.search(r"\bheader\.(?:d|i)=@?([\w.-]+)", clause, re.I)
-                stated.append(found.group(1).lower() if found else None)
-    if any(domain is None for domain in stated):
-        return True
-    return any(_aligned(sender_domain, domain) for domain in stated if domain)
-
-
-def _aligned(sender: str, signer: str) -> bool:
-    return sender == signer or sender.endswith("." + signer) or signer.endswith("." + sender)

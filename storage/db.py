@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import Table, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlmodel import Session, SQLModel, create_engine
@@ -58,26 +58,23 @@ def create_schema(engine: Engine) -> None:
     databases made before it too.
     """
     SQLModel.metadata.create_all(engine)
-    _add_missing_columns(engine)
     existing = inspect(engine)
     for table in SQLModel.metadata.sorted_tables:
+        _add_missing_columns(engine, table, {c["name"] for c in existing.get_columns(table.name)})
         have = {ix["name"] for ix in existing.get_indexes(table.name)}
         for index in table.indexes:
             if index.name not in have:
                 index.create(engine, checkfirst=True)
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """ALTER TABLE ... ADD COLUMN for nullable columns a later version added to a model."""
-    existing = inspect(engine)
-    for table in SQLModel.metadata.sorted_tables:
-        have = {column["name"] for column in existing.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in have or not column.nullable:
-                continue
-            kind = column.type.compile(dialect=engine.dialect)
-            with engine.begin() as conn:
-                conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
+def _add_missing_columns(engine: Engine, table: Table, have: set[str]) -> None:
+    """Nullable columns added since an existing database was made (e.g. the auth verdict)."""
+    for column in table.columns:
+        if column.name in have or not column.nullable:
+            continue
+        kind = column.type.compile(dialect=engine.dialect)
+        with engine.begin() as conn:
+            conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
 
 
 def check_connection(engine: Engine) -> None:

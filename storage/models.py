@@ -37,6 +37,7 @@ class ClientEmail(SQLModel, table=True):
     client_id: int = Field(foreign_key="client.id", index=True)
     address: str = Field(index=True, unique=True)  # lower-cased addr-spec
     is_primary: bool = False
+    added_at: datetime | None = None  # set when an email change put it on file (cool-off)
 
 
 class Project(SQLModel, table=True):
@@ -154,6 +155,10 @@ class InboundMessage(SQLModel, table=True):
     sender: str | None = None  # envelope/header sender, lower-cased
     case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
     processed_at: datetime | None = None
+    # the sender-authentication verdict (bot.authn), computed once when the message is handled
+    auth_result: str | None = None  # pass | fail | none | refused
+    auth_via: str | None = None  # mx-dmarc | mx-dkim | own-dkim | telegram
+    auth_reason: str | None = None  # short, no personal data
 
 
 class Case(SQLModel, table=True):
@@ -295,7 +300,8 @@ class VerificationCode(SQLModel, table=True):
     code_hash: str
     created_at: datetime
     expires_at: datetime
-    attempts: int = 0
+    attempts: int = 0  # wrong tries in replies to the code mail (or authenticated): they lock
+    stray_attempts: int | None = None  # wrong tries that cited no mail of ours: never lock
     status: str = Field(default="active", index=True)  # active, used, expired, voided, locked
     used_at: datetime | None = None
 

@@ -16,6 +16,7 @@ from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.context import App, bootstrap
 from bot.daemon import Daemon
+from tests import dkimkeys
 from tests.servers.fixtures import *  # noqa: F403
 
 START = datetime(2026, 11, 25, 9, 0, 0, tzinfo=UTC)
@@ -49,7 +50,9 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 @pytest.fixture
 def make_app(make_settings: Callable[..., Settings], clock: FrozenClock) -> Callable[..., App]:
     def build(**overrides: Any) -> App:
-        return bootstrap(make_settings(**overrides), clock=clock)
+        app = bootstrap(make_settings(**overrides), clock=clock)
+        app.dns_txt = dkimkeys.dns_txt  # DKIM keys resolve without DNS, to the test key
+        return app
     return build
 
 

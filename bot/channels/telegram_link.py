@@ -20,7 +20,7 @@ from bot import verify
 from bot.cases import OPEN_STATUSES, case_ref, client_for_address, days_left, due_date, set_status
 from bot.context import App
 from bot.identity import chat_address, is_chat_address
-from bot.outbox import enqueue_email
+from bot.outbox import Threading, compose, enqueue_email
 from storage import models
 from storage.db import audit, unit_of_work
 
@@ -51,9 +51,24 @@ def start_link(app: App, user_id: int, email: str) -> str:
         client_id = _owner(session, email)
         case = _open_case(session, app, address, client_id)
         sent = client_id is not None and _send_code(session, app, case, email)
+        if not sent:  # a stranger, or a client past the cap: the same decoy, the same work
+            _decoy_code(app, case)
+            case.client_id = None
         audit(session, "chat.link_requested", at=app.clock.now(), case_id=case.id,
               client_id=client_id, on_file=client_id is not None, code_sent=sent)
     return "requested"
+
+
+def _decoy_code(app: App, case: models.Case) -> None:
+    """The costly part of sending a code (hashing, rendering) without sending it, so a
+    stranger's /link takes as long as a client's (timing must not tell who is a client)."""
+    verify.burn_hash()
+    rendered = app.renderer.render("link_code", "en", medium="chat",
+                                   code=verify.generate_code(),
+                                   company=app.settings.company_name,
+                                   minutes=int(app.settings.code_ttl_chat_minutes), case=case)
+    compose(app, to=app.settings.bot_address, rendered=rendered, threading=Threading(),
+            now=app.clock.now()).as_bytes()
 
 
 def _owner(session: Session, email: str) -> int | None:
@@ -135,7 +150,9 @@ def _after_check(session: Session, app: App, case: models.Case,
 
 def _decoy_attempt(session: Session, app: App,
                    case: models.Case) -> tuple[str, dict[str, object]]:
-    """No code was sent (address not on file): answer exactly as a wrong code would."""
+    """No code was sent (not on file, or capped): answer exactly as a wrong code would,
+    after the same hashing work."""
+    verify.burn_hash()
     evidence = json.loads(case.evidence or "{}")
     evidence["attempts"] = attempts = int(evidence.get("attempts", 0)) + 1
     case.evidence = json.dumps(evidence)

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot import verify
+from bot import codemail
 from bot.cases import set_status
 from bot.context import App
 from bot.incoming import Incoming, reply_to
@@ -78,7 +78,7 @@ def start(session: Session, app: App, incoming: Incoming, case: models.Case,
     names = set(meaning.names)
     work = _Work()
     if "new_project" in names and jobintake.has_model_files(incoming.parsed.attachments):
-        authenticated = verify.sender_authenticated(app, incoming.parsed)
+        authenticated = incoming.authenticated
         work.reasons.append(jobintake.accept(session, app, incoming, case, client,
                                              authenticated=authenticated))
         names -= {"new_project", "technical_question"}  # the staff intake brief covers both
@@ -129,7 +129,7 @@ def _gate(session: Session, app: App, incoming: Incoming, case: models.Case,
             _neutral(session, app, incoming, case, action)
         work.answered = True
         return
-    if verify.sender_authenticated(app, incoming.parsed):
+    if incoming.authenticated:
         audit(session, "verify.sender_authenticated", at=app.clock.now(), case_id=case.id,
               client_id=client.id, actions=",".join(work.gated))
         for action in work.gated:
@@ -141,13 +141,10 @@ def _gate(session: Session, app: App, incoming: Incoming, case: models.Case,
 
 def _send_code(session: Session, app: App, case: models.Case, action: str, to: str) -> None:
     """The same code mail and waiting state as privacy's, bound to this case and action."""
-    code = verify.issue_code(session, app, case, action=action, sent_to=to)
-    issued = verify.codes_issued(session, case.id)
-    send_template(session, app, case=case, to=to, purpose="verify_code",
-                  key=f"code:{case.id}:{issued}", code=code,
-                  actions=[CODE_MAIL_NAMES.get(a, a) for a in action.split(",")],
-                  hours=int(app.settings.code_ttl_email_hours), channel="email",
-                  minutes=int(app.settings.code_ttl_chat_minutes))
+    if not codemail.send_code_mail(session, app, case, action=action, to=to,
+                                   shown=[CODE_MAIL_NAMES.get(a, a) for a in action.split(",")]):
+        codemail.escalate_capped(session, app, case)
+        return
     set_status(session, app, case, WAITING, action=action)
     case.waiting_since = app.clock.now()
 

@@ -68,13 +68,18 @@ def apply_corrections(session: Session, app: App, client_id: int,
     return result
 
 
+def field_key(name: str) -> str:
+    """How a requester named a field, normalised ("E-Mail" -> "e-mail")."""
+    return " ".join(name.strip().lower().replace("-", " ").split()).replace("e mail", "e-mail")
+
+
 def _route(changes: list[tuple[str, str]], result: CorrectionResult, *,
            anonymised: bool) -> dict[str, str]:
     """Sort requested changes; returns attr -> clean value for those that can be applied."""
     proposed: dict[str, set[str]] = {}
     raw: dict[str, list[tuple[str, str]]] = {}
     for name, value in changes:
-        key = " ".join(name.strip().lower().replace("-", " ").split()).replace("e mail", "e-mail")
+        key = field_key(name)
         clean = " ".join(value.split())
         if key in EMAIL_FIELDS:
             result.needs_verification.append((name, clean))

@@ -24,6 +24,7 @@ from bot.demo import seed_demo
 from bot.privacy import run_due_deletions
 from storage import models
 from storage.db import unit_of_work
+from tests import dkimkeys
 from tests.helpers import make_mail, outbox_messages, wait_until
 
 CODE_RE = re.compile(r"^\s{4}([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", re.M)
@@ -37,13 +38,15 @@ class Mailbox:
 
     def send(self, body: str, *, sender: str = "jane@example.com",
              subject: str = "Privacy request", reply_to: EmailMessage | None = None,
-             wait: int = 1) -> list[EmailMessage]:
+             wait: int = 1, signed_by: str | None = None) -> list[EmailMessage]:
+        """Mail the bot (DKIM-signed by `signed_by` when given) and wait for `wait` replies."""
         headers = {}
         if reply_to is not None:
             headers = {"In-Reply-To": reply_to["Message-ID"],
                        "References": reply_to["Message-ID"]}
             subject = f"Re: {reply_to['Subject']}"
         raw = make_mail(body, sender=sender, subject=subject, headers=headers)
+        raw = dkimkeys.sign(raw, signed_by) if signed_by else raw
         with smtplib.SMTP("127.0.0.1", self.port, timeout=10) as smtp:
             smtp.sendmail(sender, ["info@stelloloxonpro.com"], raw)
         return self.new(wait)
@@ -155,7 +158,8 @@ def test_deletion_with_active_project_needs_staff_approval_then_grace_then_certi
     escalation = _purpose(out, "Needs staff")
     assert escalation["To"] == "staff@stelloloxonpro.com"
     assert "needs approval" in _text(escalation)
-    out = world.send("APPROVE", sender="boss@stelloloxonpro.com", reply_to=escalation, wait=2)
+    out = world.send("APPROVE", sender="boss@stelloloxonpro.com", reply_to=escalation, wait=2,
+                     signed_by="stelloloxonpro.com")
     notice = _purpose(out, "will be deleted on")
     assert notice["To"] == "jane@example.com"
     assert "CANCEL" in _text(notice)
@@ -314,7 +318,8 @@ def test_staff_extend_tells_requester_why(world: Mailbox) -> None:
     out = world.send("I want to complain about your service.", subject="Complaint", wait=2)
     escalation = _purpose(out, "Needs staff")
     out = world.send("EXTEND 30 we need the accounting team's records",
-                     sender="boss@stelloloxonpro.com", reply_to=escalation, wait=2)
+                     sender="boss@stelloloxonpro.com", reply_to=escalation, wait=2,
+                     signed_by="stelloloxonpro.com")
     to_client = next(m for m in out if m["To"] == "jane@example.com")
     assert "accounting team" in _text(to_client)
     [case] = _all(world.app, models.Case)

@@ -26,7 +26,8 @@ from storage.db import unit_of_work
 from tests.helpers import outbox_messages, wait_until
 
 TRUSTED = "mx.stelloloxonpro.com"
-DMARC_PASS = f"{TRUSTED}; dkim=pass header.d=example.com; spf=pass; dmarc=pass"
+DMARC_PASS = (f"{TRUSTED}; dkim=pass header.d=example.com; spf=pass; dmarc=pass "
+              "header.from=example.com")
 CODE_RE = re.compile(r"^\s{4}([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", re.M)
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +40,7 @@ class Client:
         self.app, self.port = app, port
 
     def send(self, body: str, *, sender: str = "jane@example.com", subject: str = "Hello",
-             files: dict[str, bytes] | None = None, headers: dict[str, str] | None = None,
+             files: dict[str, bytes] | None = None, trace: tuple[str, ...] = (),
              reply_to: EmailMessage | None = None) -> None:
         msg = EmailMessage()
         msg["From"], msg["To"] = sender, "info@stelloloxonpro.com"
@@ -47,15 +48,14 @@ class Client:
         msg["Message-ID"] = f"<{id(msg)}.{len(outbox_messages(self.app))}@example.com>"
         if reply_to is not None:
             msg["In-Reply-To"] = msg["References"] = reply_to["Message-ID"]
-        for key, value in (headers or {}).items():
-            msg[key] = value
         msg.set_content(body)
         for name, data in (files or {}).items():
             msg.add_attachment(data, maintype="application", subtype="octet-stream",
                                filename=name)
         with smtplib.SMTP("127.0.0.1", self.port, timeout=10) as smtp:
             smtp.sendmail(sender.split("<")[-1].strip(">"), ["info@stelloloxonpro.com"],
-                          msg.as_bytes(policy=policy.SMTP))  # CRLF: aiosmtpd reads lines
+                          "".join(f"{line}\r\n" for line in trace).encode()
+                          + msg.as_bytes(policy=policy.SMTP))  # CRLF: aiosmtpd reads lines
 
     def wait_for(self, to: str, word: str, count: int = 1) -> list[EmailMessage]:
         def found() -> list[EmailMessage]:
@@ -154,7 +154,7 @@ def test_status_for_the_owner_after_a_code(world: Client) -> None:
 
 def test_invoice_copy_to_an_authenticated_owner(world: Client) -> None:
     world.send("Could you resend invoice 1187 please?", subject="Invoice",
-               headers={"Authentication-Results": DMARC_PASS})
+               trace=("Authentication-Results: " + DMARC_PASS,))
     [copy] = world.wait_for("jane@example.com", "copy of invoice 1187")
     assert "120.00 USD" in body(copy) and "Status:  paid" in body(copy)
     assert "SP-2025-0041" in body(copy)

@@ -140,6 +140,22 @@ def test_link_to_an_address_not_on_file_answers_the_same_and_sends_nothing(chat:
     assert [e for e in _all(chat.app, models.ClientEmail) if "telegram" in e.address] == []
 
 
+def test_link_past_the_cap_answers_a_client_like_a_stranger(chat: Chat) -> None:
+    def conversation(user_id: int, email: str) -> list[str]:
+        said = [chat.say(user_id, f"/link {email}")[0]["text"]]
+        said += [chat.say(user_id, guess)[0]["text"] for guess in ("ABCD-EFGH", "HJKM-NPQR")]
+        return said
+
+    cap = chat.app.settings.telegram_link_codes_per_day
+    for _ in range(cap):  # use up jane's codes
+        chat.say(JANE, "/link jane@example.com")
+    capped = conversation(JANE, "jane@example.com")
+    stranger = conversation(STRANGER, "nobody@example.org")
+    assert capped == stranger
+    assert "did not match" in capped[1] and "4 more" in capped[1]
+    assert [o.purpose for o in _all(chat.app, models.Outbox)] == ["link_code"] * cap
+
+
 # ------------------------------------------------------------------------------ the rights
 
 

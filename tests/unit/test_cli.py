@@ -105,6 +105,8 @@ def test_requests_lists_open_case_with_days_left_and_show_details(env: Path) -> 
     code, output = _run("show", "sp-req-000001")
     assert code == 0
     assert "case.opened" in output and "outbox #1 ack" in output
+    assert "inbound #1 from jane@example.com [processed] sender none: no DKIM signature" in \
+        " ".join(output.split())  # the stored authentication verdict
     assert (env / "var" / "outbox" / "00000001-ack.eml").exists()
 
 

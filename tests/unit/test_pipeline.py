@@ -16,7 +16,7 @@ from bot.outbox import reply_subject
 from bot.pipeline import process_inbound, process_pending
 from storage import models
 from storage.db import unit_of_work
-from tests.helpers import make_mail
+from tests.helpers import make_mail, mx_results
 
 
 def _inject(app: App, raw: bytes) -> str:
@@ -130,9 +130,8 @@ def test_staff_command_needs_authentication_when_trusted_servers_are_set(make_ap
     forged = make_mail("EXTEND 20 waiting for accounting", sender="boss@stelloloxonpro.com",
                        subject="Re: [SP-REQ-000001] Needs staff")
     signed = make_mail("EXTEND 20 waiting for accounting", sender="boss@stelloloxonpro.com",
-                       subject="Re: [SP-REQ-000001] Needs staff", headers={
-                           "Authentication-Results": "mx.stelloloxonpro.com; dmarc=pass "
-                                                     "header.from=stelloloxonpro.com"})
+                       subject="Re: [SP-REQ-000001] Needs staff",
+                       trace=mx_results("stelloloxonpro.com"))
     _inject(app, forged)
     assert [c.due_at.day for c in _cases(app)] == [25]
     _inject(app, signed)

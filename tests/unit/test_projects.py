@@ -23,6 +23,7 @@ from bot.demo import seed_demo
 from bot.incoming import Incoming
 from bot.intake import store_raw
 from bot.mime import parse_message
+from bot.pipeline import authenticate
 from bot.projects import jobintake
 from bot.projects import workflow as projects
 from bot.understand import understand
@@ -31,7 +32,8 @@ from storage.db import unit_of_work
 from tests.helpers import make_mail
 
 TRUSTED = "mx.stelloloxonpro.com"
-DMARC_PASS = f"{TRUSTED}; dkim=pass header.d=example.com; spf=pass; dmarc=pass"
+DMARC_PASS = (f"{TRUSTED}; dkim=pass header.d=example.com; spf=pass; dmarc=pass "
+              "header.from=example.com")
 
 
 def job_mail(body: str, files: dict[str, bytes], *, sender: str = "jane@example.com",
@@ -67,6 +69,7 @@ def run(app: App, raw: bytes) -> tuple[int, str | None]:
         row = session.get(models.InboundMessage, inbound_id)
         assert row is not None
         parsed = parse_message(row.raw, max_attachment_bytes=app.settings.max_attachment_bytes)
+        authenticate(session, app, row)
         incoming = Incoming(row=row, parsed=parsed)
         meaning = understand(incoming.text, parsed.subject,
                              has_attachments=bool(parsed.attachments))
@@ -260,7 +263,7 @@ def test_unauthenticated_client_gets_a_code_and_nothing_else(world: App) -> None
 
 def test_authenticated_owner_gets_status_at_once(world: App) -> None:
     raw = make_mail("What is the status of SP-2025-0041?", subject="Project",
-                    headers={"Authentication-Results": DMARC_PASS})
+                    trace=("Authentication-Results: " + DMARC_PASS,))
     case_id, reason = run(world, raw)
     assert reason is None
     [answer] = outbox(world, "project_status")
@@ -275,22 +278,22 @@ def test_authenticated_owner_gets_status_at_once(world: App) -> None:
 def test_someone_elses_reference_reads_like_an_unknown_one(world: App) -> None:
     for ref in ("SP-2025-0042", "SP-2099-0001"):  # Max's project, then no project at all
         run(world, make_mail(f"Status of {ref} please?", subject="Project",
-                             headers={"Authentication-Results": DMARC_PASS}))
+                             trace=("Authentication-Results: " + DMARC_PASS,)))
     first, second = (text(r) for r in outbox(world, "project_pick"))
     assert first == second
     assert "SP-2025-0041: Bracket set 1" in first and "SP-2025-0042" not in first
 
 
 def test_dkim_pass_for_another_domain_is_not_authentication(world: App) -> None:
-    raw = make_mail("Status of SP-2025-0041?", subject="Project", headers={
-        "Authentication-Results": f"{TRUSTED}; dkim=pass header.d=evil.example; dmarc=fail"})
+    raw = make_mail("Status of SP-2025-0041?", subject="Project", trace=(
+        f"Authentication-Results: {TRUSTED}; dkim=pass header.d=evil.example; dmarc=fail",))
     run(world, raw)
     assert outbox(world, "project_status") == [] and len(outbox(world, "verify_code")) == 1
 
 
 def test_untrusted_authentication_results_are_ignored(world: App) -> None:
     raw = make_mail("Status of SP-2025-0041?", subject="Project",
-                    headers={"Authentication-Results": "mx.evil.example; dmarc=pass"})
+                    trace=("Authentication-Results: " + "mx.evil.example; dmarc=pass",))
     run(world, raw)
     assert outbox(world, "project_status") == []
 
@@ -313,7 +316,7 @@ def test_fulfil_after_the_code_answers_the_requester(world: App) -> None:
 
 def test_resend_invoice_to_the_verified_owner(world: App) -> None:
     run(world, make_mail("Could you please resend invoice 1187?", subject="Invoice",
-                         headers={"Authentication-Results": DMARC_PASS}))
+                         trace=("Authentication-Results: " + DMARC_PASS,)))
     [copy] = outbox(world, "invoice_copy")
     body = text(copy)
     assert "Invoice 1187" in body and "120.00 USD" in body and "paid" in body
@@ -322,7 +325,7 @@ def test_resend_invoice_to_the_verified_owner(world: App) -> None:
 
 def test_someone_elses_invoice_is_not_sent(world: App) -> None:
     run(world, make_mail("Please resend invoice 1188.", subject="Invoice",
-                         headers={"Authentication-Results": DMARC_PASS}))
+                         trace=("Authentication-Results: " + DMARC_PASS,)))
     body = text(outbox(world, "invoice_copy")[0])
     assert "1188" not in body and "240.00" not in body
     assert "we could not find the invoice you mention" in body and "1187" in body

@@ -48,3 +48,16 @@ def test_new_nullable_column_reaches_an_existing_database(tmp_path: Path) -> Non
     assert "fingerprint" in columns
     assert {"ix_inboundmessage_fingerprint", "ix_inboundmessage_sha256"} <= _index_names(
         engine, "inboundmessage")
+
+
+def test_missing_verdict_columns_are_added_to_an_existing_database(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    create_schema(engine)
+    with engine.begin() as conn:  # a database from before the sender verdict existed
+        for column in ("auth_result", "auth_via", "auth_reason"):
+            conn.execute(text(f'ALTER TABLE inboundmessage DROP COLUMN "{column}"'))
+
+    create_schema(engine)
+
+    columns = {c["name"] for c in inspect(engine).get_columns("inboundmessage")}
+    assert {"auth_result", "auth_via", "auth_reason"} <= columns

@@ -98,6 +98,8 @@ NEUTRAL = {"known": False, "projects": [], "invoices": [], "choices": [], "unmat
 
 # Per purpose, one context or a list of them (one per branch worth rendering); the first one
 # is the one whose dates are checked.
+EFFECTS = {"to": "jane@example.com", "grace_days": 7, "cooloff_days": 7,
+           "changes": [("phone", "+49 30 1234567")], "new_email": "e**@evil.net"}
 SAMPLES: dict[str, dict[str, Any] | list[dict[str, Any]]] = {
     "ack": {"intents": ["access", "deletion", "correction", "restriction", "optout",
                         "usage_report", "project_status", "new_project", "technical_question",
@@ -146,10 +148,11 @@ SAMPLES: dict[str, dict[str, Any] | list[dict[str, Any]]] = {
         counts={"clients": 1})},
         {"report": UsageReport(client_id=3, generated_at=RECEIVED, purposes=(), categories=[],
                                disclosures=[], recipients=[], counts={})}],
-    "verify_code": [{"code": "ABCD-EF23", "actions": ["access", "deletion"], "hours": 72,
-                     "channel": "email", "minutes": 15},
+    "verify_code": [{"code": "ABCD-EF23", "actions": ["access", "deletion", "correction",
+                                                      "restriction", "usage_report"],
+                     "hours": 72, "channel": "email", "minutes": 15, "effects": EFFECTS},
                     {"code": "ABCD-EF23", "actions": ["project_status", "billing"], "hours": 72,
-                     "channel": "chat", "minutes": 15}],
+                     "channel": "chat", "minutes": 15, "effects": EFFECTS}],
     "verify_wrong": [{"attempts_left": 2}, {"attempts_left": 1}, {"attempts_left": 0}],
     "invoice_copy": [
         {"known": True, "invoices": [_invoice("INV-1187", "SP-2026-0042"),
@@ -287,3 +290,12 @@ def test_chat_code_mail_gives_minutes_not_hours(lang: str) -> None:
     email, chat = (_render("verify_code", lang, v).text for v in _variants("verify_code"))
     assert "72" in email and "15" not in email
     assert "15" in chat and "72" not in chat
+
+
+@pytest.mark.parametrize("lang", ("en", *LANGUAGES))
+def test_code_mail_says_what_will_happen(lang: str) -> None:
+    text = _render("verify_code", lang, _variants("verify_code")[0]).text
+    assert "jane@example.com" in text  # where the copy goes
+    assert "e**@evil.net" in text and "+49 30 1234567" in text  # the changes, email masked
+    assert " 7 " in text  # grace and cool-off days
+    assert "NOT ME" in text  # how to stop it
