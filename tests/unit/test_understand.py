@@ -136,7 +136,7 @@ def test_erasure_letter_citing_article_15_stays_deletion() -> None:
         (16, "correction"),
         (17, "deletion"),
         (18, "restriction"),
-        (21, "optout"),
+        (21, "restriction"),  # an objection (Art. 21) is restriction unless it names marketing
         (20, "access"),
     ],
 )
