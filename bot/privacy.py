@@ -31,6 +31,7 @@ from bot.rights.deletion import (
 )
 from bot.rights.export import build_export, generate_password
 from bot.rights.restriction import restrict, set_marketing_opt_out
+from bot.rights.summary import strings_for
 from bot.rights.usage import usage_report
 from bot.staff import escalate
 from bot.understand import Understanding
@@ -240,19 +241,22 @@ def _fulfil_access(session: Session, app: App, incoming: Incoming, case: models.
     password = generate_password()
     exports = app.settings.data_dir / "exports"
     exports.mkdir(parents=True, exist_ok=True)
-    result = build_export(session, app, case.client_id, exports, password=password)
+    result = build_export(session, app, case.client_id, exports, password=password,
+                          language=case.language)
     to = case.requester
+    labels = strings_for(app.renderer.env, case.language)["tables"]
     if result.size <= app.settings.export_attach_max_bytes:
         attachment = FileAttachment(result.path.name, result.path.read_bytes(),
                                     "application/zip")
         send_template(session, app, case=case, to=to, purpose="export_ready",
                       key=f"export:{case.id}", attachments=[attachment],
-                      categories=result.categories, size=result.size)
+                      categories=result.categories, size=result.size, labels=labels)
         result.path.unlink()  # the mail carries it now; no copy lingers on disk
     elif app.settings.download_enabled:
         url = downloads.issue_link(session, app, case, result.path)
         send_template(session, app, case=case, to=to, purpose="export_link",
                       key=f"export:{case.id}", url=url, categories=result.categories,
+                      labels=labels,
                       size=result.size, hours=int(app.settings.download_ttl_hours),
                       count=app.settings.download_max_count)
     else:

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Install the Debian packages the end-to-end tests need (Dovecot IMAP, PostgreSQL, swaks),
+# Install the Debian packages the end-to-end tests need (Dovecot IMAP, PostgreSQL, swaks,
+# p7zip-full to open the AES export as a client would),
 # idempotently and non-interactively, without leaving the system-wide services running:
 # the tests start their own private instances on free loopback ports (tests/servers/).
 #
@@ -9,7 +10,7 @@
 # root, sudo is unavailable and packages are missing.
 set -eu
 
-PACKAGES="dovecot-imapd postgresql swaks"
+PACKAGES="dovecot-imapd postgresql swaks p7zip-full"
 SERVICES="dovecot postgresql"
 
 missing_packages() {

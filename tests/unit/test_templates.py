@@ -124,10 +124,11 @@ SAMPLES: dict[str, dict[str, Any] | list[dict[str, Any]]] = {
                                             kept=[], kept_records=[])}],
     "deletion_scheduled": {"act_at": ACT_AT},
     "export_password": {"password": "correct-horse-battery"},
-    "export_ready": {"categories": {"clients": 1, "model_files": 3}, "size": 52_300},
+    "export_ready": {"categories": {"clients": 1, "model_files": 3}, "size": 52_300,
+                     "labels": {"model_files": "3D model files"}},
     "verify_new_email": {"code": "ABCD-EF23", "hours": 24},
     "email_changed": {"old": "old@example.com", "new": "new@example.com"},
-    "export_link": {"categories": {"clients": 1}, "size": 52_300_000,
+    "export_link": {"categories": {"clients": 1}, "size": 52_300_000, "labels": {},
                     "url": "http://127.0.0.1:8025/download/abc", "hours": 72, "count": 3},
     "extension": {"days": 30, "reason": "many projects to review", "old_due": OLD_DUE},
     "policy_change": {"name": "Jane Doe", "client": models.Client(
