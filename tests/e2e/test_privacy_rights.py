@@ -378,3 +378,42 @@ def test_new_login_email_is_used_only_after_it_proves_itself(world: Mailbox) -> 
     assert {m["To"] for m in done} == {"jane@example.com", "jane.new@example.org"}
     assert [e.address for e in _all(world.app, models.ClientEmail)
             if e.client_id == 1] == ["jane.new@example.org"]
+
+
+# ------------------------------------------------------------------------ threading, subjects
+
+
+def _message_id(mail: Mailbox) -> str:
+    """The Message-ID of the last mail the client sent (from the bot's inbound store)."""
+    rows = [m for m in _all(mail.app, models.InboundMessage) if m.message_id]
+    return max(rows, key=lambda m: m.id).message_id  # type: ignore[no-any-return]
+
+
+def _assert_threaded_and_tagged_once(messages: list[EmailMessage], parent: str) -> None:
+    for message in messages:
+        subject = message["Subject"]
+        assert message["In-Reply-To"] == parent, (subject, message["In-Reply-To"])
+        assert parent in message["References"].split(), subject
+        assert len(re.findall(r"\[SP-REQ-\d+\]", subject)) == 1, subject
+        assert not re.search(r"(?i)\bre:\s*re:", subject), subject
+
+
+def test_every_reply_threads_to_the_clients_last_message_tag_once(world: Mailbox) -> None:
+    code_mail, _code_value = _verify(world, "Please send me a copy of all my personal data.")
+    request = _message_id(world)
+    _assert_threaded_and_tagged_once([code_mail], request)
+    wrong = world.send("Code: ZZZZ-ZZZZ", reply_to=code_mail)  # Re: Re: … [tag] …
+    _assert_threaded_and_tagged_once(wrong, _message_id(world))
+    out = world.send(f"Here is my code: {_code(code_mail)}", reply_to=wrong[0], wait=2)
+    code_reply = _message_id(world)
+    assert any(m["Subject"].endswith(": a copy of your data") for m in out)
+    _assert_threaded_and_tagged_once(out, code_reply)  # export and password mail
+    assert all(request in m["References"].split() for m in out)
+
+
+def test_a_tag_the_client_already_has_in_the_subject_is_not_repeated(world: Mailbox) -> None:
+    [ack, _code_mail] = sorted(world.send("Please send me a copy of all my personal data.",
+                                         wait=2), key=lambda m: m["Subject"])
+    ref = re.search(r"\[(SP-REQ-\d+)\]", ack["Subject"]).group(1)  # type: ignore[union-attr]
+    out = world.send("Is my request being handled?", subject=f"RE: Re: [{ref}] my request")
+    assert [m["Subject"] for m in out] == [f"RE: [{ref}] my request"]
