@@ -73,7 +73,7 @@ class Formatter:
         return format_currency(cents / 100, currency, locale=self.locale)
 
     def size(self, size: int) -> str:
-        for unit, factor in (("MB", 1024 * 1024), ("KB", 1024)):
+        for unit, factor in ((self.strings["mb"], 1024 * 1024), (self.strings["kb"], 1024)):
             if size >= factor:
                 number = format_decimal(size / factor, format="#,##0.0", locale=self.locale)
                 return f"{number} {unit}"

@@ -360,7 +360,7 @@ def test_summary_is_in_the_requesters_language(app: App, tmp_path: Path) -> None
     html, _ = _summary(app, seeded.client_id, tmp_path, language="fr")
     text = _text(html)
     assert '<html lang="fr">' in html
-    assert "120,00" in text and "$US" in text
+    assert "120,00" in text and "$US" in text and "58,6 Ko" in text
     assert "Vos coordonnées" in text and "Informations de contact" in text
     assert "Conservées pendant 7 ans" in text or "7 ans" in text
     assert "Contact information" not in text and "Your details" not in text
