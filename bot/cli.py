@@ -8,9 +8,11 @@ import logging
 import smtplib
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 from functools import wraps
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -18,8 +20,10 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress
 from rich.table import Table
 from sqlmodel import col, select
+from typer.core import TyperGroup
 
 from bot import spam
 from bot.cases import OPEN_STATUSES, case_by_ref, days_left
@@ -34,14 +38,56 @@ from bot.pipeline import process_inbound
 from storage import models
 from storage.db import DatabaseConfigError, audit, unit_of_work
 
-cli = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Stelloloxon Pro support bot: email and Telegram, privacy requests first.")
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _plain_flags(command: Any, ctx: typer.Context) -> None:
+    """Help lists a flag as `--closed`, not `--closed <bool>` (typer labels every type)."""
+    for param in command.get_params(ctx):
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+
+
+class _Commands(TyperGroup):
+    """The command group, with flags shown without a type label in every help page."""
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _plain_flags(command, ctx)
+        return command
+
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
+        _plain_flags(self, ctx)
+        super().format_help(ctx, formatter)
+
+
+cli = typer.Typer(cls=_Commands, add_completion=False, no_args_is_help=True,
+                  help="Stelloloxon Pro support bot: email and Telegram, privacy requests first.")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"stelloloxon-bot {package_version('stelloloxon-bot')}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Stelloloxon Pro support bot: email and Telegram, privacy requests first."""
 
 
 def _console() -> Console:
     """Rich output; wide when piped so case refs and addresses are never cut."""
     return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def _progress(console: Console) -> Progress:
+    """A progress bar shown from the first row on a terminal; nothing when output is piped."""
+    return Progress(console=console, transient=True, disable=not console.is_terminal)
 
 
 def _fail(message: str) -> None:
@@ -141,8 +187,9 @@ def _banner(app: App, daemon: Daemon) -> None:
 @cli.command()
 @one_line_errors
 def requests(
-    overdue: Annotated[bool, typer.Option(help="Only cases past their due date.")] = False,
-    closed: Annotated[bool, typer.Option(help="Include closed cases.")] = False,
+    overdue: Annotated[bool, typer.Option("--overdue",
+                                          help="Only cases past their due date.")] = False,
+    closed: Annotated[bool, typer.Option("--closed", help="Include closed cases.")] = False,
 ) -> None:
     """Open cases with days left, oldest due first."""
     app = _app()
@@ -151,14 +198,22 @@ def requests(
         query = select(models.Case).order_by(col(models.Case.due_at))
         if not closed:
             query = query.where(col(models.Case.status).in_(OPEN_STATUSES))
-        cases = [c for c in session.exec(query) if not overdue or days_left(c, now) < 0]
+        cases = [c for c in session.exec(query)
+                 if not overdue or (c.status in OPEN_STATUSES and days_left(c, now) < 0)]
     table = Table("case", "kind", "status", "requester", "received", "due", "days left")
     for case in cases:
-        left = days_left(case, now)
         table.add_row(case.ref, case.intents or case.kind, case.status, case.requester,
                       f"{case.received_at:%Y-%m-%d}", f"{case.due_at:%Y-%m-%d}",
-                      f"[red]{left}[/red]" if left < 0 else str(left))
-    _console().print(table if cases else "no open cases")
+                      _time_left(case, now))
+    _console().print(table if cases else ("no cases" if closed else "no open cases"))
+
+
+def _time_left(case: models.Case, now: datetime) -> str:
+    """Days left for an open case; a closed one has no clock left, only its closing date."""
+    if case.status not in OPEN_STATUSES:
+        return f"closed {case.closed_at:%Y-%m-%d}" if case.closed_at else "closed"
+    left = days_left(case, now)
+    return f"[red]{left}[/red]" if left < 0 else str(left)
 
 
 @cli.command()
@@ -312,8 +367,6 @@ def train(
                                                 "(default: the one the package ships).")] = None,
 ) -> None:
     """Train the intent model again from tests/data/labelled and tests/data/train."""
-    from rich.progress import Progress
-
     from bot.understand import classifier, training
 
     items = training.training_items()
@@ -336,15 +389,12 @@ def retention(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would go.")] = False,
 ) -> None:
     """Run the retention sweep now (the daemon runs it daily), or show what it would delete."""
-    from rich.progress import Progress
-
     from bot.retention import due_counts, sweep
 
     app = _app()
     console = _console()
     totals = due_counts(app)
-    with Progress(console=console, transient=True,
-                  disable=sum(n for _, n in totals) < 10_000) as bar:
+    with _progress(console) as bar:
         tasks = {(s.rule, s.table): bar.add_task(f"{s.rule}/{s.table}", total=n)
                  for s, n in totals}
         report = sweep(app, dry_run=dry_run,
@@ -365,19 +415,27 @@ def notify_policy_change(
     template: Annotated[str, typer.Option(help="Template under templates/email/<lang>/.")]
     = "policy_change",
 ) -> None:
-    """Queue a policy-change notice to every client (rate-limited; safe to re-run)."""
-    from bot.notices import UnknownTemplate
+    """Queue a policy-change notice to every client (rate-limited; safe to re-run).
+
+    This only queues the mail: the running daemon (`stelloloxon-bot run`) sends it, or
+    `stelloloxon-bot deliver` sends what is due, each notice no earlier than its time slot.
+    """
+    from bot.notices import UnknownTemplate, count_recipients
     from bot.notices import notify_policy_change as queue_notices
 
     app = _app()
     try:
-        report = queue_notices(app, template)
+        with _progress(_console()) as bar:
+            task = bar.add_task("queueing notices", total=count_recipients(app))
+            report = queue_notices(app, template, progress=lambda n: bar.advance(task, n))
     except UnknownTemplate as exc:
         _fail(str(exc))
         return
     when = (f"; sending {report.first_at:%Y-%m-%d %H:%M} to {report.last_at:%H:%M} UTC"
             if report.first_at and report.last_at else "")
     typer.echo(f"{report.queued} notices queued, {report.already} already queued{when}")
+    typer.echo("Nothing is sent by this command: the running daemon (stelloloxon-bot run) "
+               "sends the notices, or `stelloloxon-bot deliver` sends those that are due.")
 
 
 def _staff_action(case_ref: str, verb: str, rest: str) -> None:

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 
 from bot.cases import days_left, set_status
 from bot.context import App
-from bot.outbox import Threading, enqueue_email
+from bot.outbox import Threading, case_threading, enqueue_email
 from bot.replies import Rendered
 from storage import models
 from storage.db import audit, unit_of_work
@@ -228,17 +228,6 @@ def _client_render(app: App, purpose: str, case: models.Case, **ctx: object) -> 
     return app.renderer.render(purpose, case.language, case=case,
                                company=app.settings.company_name,
                                bot_address=app.settings.bot_address, **ctx)
-
-
-def case_threading(session: Session, case: models.Case) -> Threading:
-    """Thread a mail to the requester under the last message they sent on the case."""
-    query = (select(models.CaseMessageId)
-             .where(models.CaseMessageId.case_id == case.id)
-             .order_by(col(models.CaseMessageId.id)))
-    rows = list(session.exec(query))
-    inbound = [r.message_id for r in rows if r.direction == "in"]
-    return Threading(in_reply_to=inbound[-1] if inbound else None,
-                     references=tuple(r.message_id for r in rows))
 
 
 # --------------------------------------------------------------------------- extensions

@@ -64,6 +64,15 @@ def notify_policy_change(app: App, template: str = "policy_change", *, batch_siz
     return report
 
 
+def count_recipients(app: App) -> int:
+    """How many clients a notice would go to (not anonymised, with an address on file)."""
+    cl = models.Client
+    with unit_of_work(app.engine) as session:
+        return int(session.exec(select(func.count()).select_from(cl).where(
+            col(cl.anonymised_at).is_(None),
+            col(cl.id).in_(select(models.ClientEmail.client_id)))).one())
+
+
 def _require_template(app: App, template: str) -> None:
     try:
         app.renderer.env.get_template(f"email/en/{template}.txt.j2")

@@ -11,14 +11,14 @@ import random
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.policy import Policy
 from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import quote
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from bot.context import App
 from bot.identity import channel_of, is_chat_address
@@ -410,6 +410,8 @@ def send_template(
 ) -> models.Outbox:
     """Render a client-facing template in the case's language and queue it once per key.
 
+    Without `threading` the mail threads under the requester's last message on the case; the
+    subject carries one reply prefix and the case tag once (see tidy_subject).
     keep_record=False skips the client's communications log (e.g. a deletion certificate
     must not re-create personal data about the client it just erased).
     """
@@ -419,6 +421,9 @@ def send_template(
         bot_address=app.settings.bot_address, response_days=app.settings.response_days,
         re_subject=subject or reply_subject(case.subject), **ctx,
     )
+    rendered = replace(rendered, subject=tidy_subject(rendered.subject, case.ref))
+    if threading == Threading():
+        threading = case_threading(session, case)
     return enqueue_email(
         session, app, to=to, rendered=rendered, purpose=purpose, idempotency_key=key,
         case=case, client_id=case.client_id if keep_record else None, threading=threading,
@@ -432,11 +437,43 @@ def new_message_id(domain: str) -> str:
     return f"<{secrets.token_urlsafe(16)}.sp@{domain}>"
 
 
+def case_threading(session: Session, case: models.Case) -> Threading:
+    """Thread a mail to the requester under the last message they sent on the case."""
+    query = (select(models.CaseMessageId)
+             .where(models.CaseMessageId.case_id == case.id)
+             .order_by(col(models.CaseMessageId.id)))
+    rows = list(session.exec(query))
+    inbound = [r.message_id for r in rows if r.direction == "in"]
+    return Threading(in_reply_to=inbound[-1] if inbound else None,
+                     references=tuple(r.message_id for r in rows))
+
+
+# Reply prefixes mail clients add (en, de, nl, sv/da/no, it, pl, fi, hr), also "Re[2]:".
+_REPLY_PREFIX = re.compile(r"^(?:\s*(?:re|aw|antw|sv|r|rif|odp|vs|odg)\s*(?:\[\d+\])?\s*:\s*)+",
+                           re.IGNORECASE)
+_FIRST_PREFIX = re.compile(r"\s*([a-z]+)", re.IGNORECASE)
+
+
 def reply_subject(subject: str) -> str:
-    """'Re: <subject>' without stacking prefixes."""
-    subject = subject.strip()
+    """'Re: <subject>' with one prefix however many the client's mail program stacked; a
+    client's own single prefix ('AW: Frage') is kept as written."""
+    subject = " ".join(subject.split())
     if not subject:
         return ""
-    if subject.lower().startswith(("re:", "aw:", "sv:", "r:", "rif:", "antw:")):
-        return subject
-    return f"Re: {subject}"
+    stacked = _REPLY_PREFIX.match(subject)
+    first = _FIRST_PREFIX.match(subject).group(1) if stacked else "Re"  # type: ignore[union-attr]
+    return f"{first}: {subject[stacked.end():] if stacked else subject}".rstrip()
+
+
+def tidy_subject(subject: str, ref: str | None) -> str:
+    """One reply prefix at the start, and the case tag `[ref]` only where it first appears
+    (a client's 'Re: [SP-REQ-000005]' plus the template's own tag gave it twice)."""
+    if _REPLY_PREFIX.match(subject):
+        subject = reply_subject(subject)
+    if ref:
+        tag = re.compile(r"\s*\[" + re.escape(ref) + r"\]", re.IGNORECASE)
+        matches = list(tag.finditer(subject))
+        if len(matches) > 1:
+            first = matches[0].end()
+            subject = subject[:first] + tag.sub("", subject[first:])
+    return " ".join(subject.split())

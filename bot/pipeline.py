@@ -240,8 +240,9 @@ def _start(session: Session, app: App, incoming: Incoming, case: models.Case,
     """Acknowledge what was understood and begin it (rights, project work, or staff)."""
     row = incoming.row
     names = [i.name for i in meaning.intents]
-    reply_to(session, app, incoming, case, "ack", intents=names, steps=next_steps(names),
-             entities=meaning.entities)
+    if names != ["optout"]:  # an opt-out alone gets its confirmation only, not two mails
+        reply_to(session, app, incoming, case, "ack", intents=names, steps=next_steps(names),
+                 entities=meaning.entities)
     reason = _staff_reason(meaning)
     if not meaning.unsure and PRIVACY_INTENTS & set(names):
         reason = privacy.start(session, app, incoming, case, meaning, client) or reason

@@ -25,13 +25,16 @@ from bot.intake import forget_raw
 from bot.outbox import FileAttachment, send_template
 from bot.rights.correction import apply_corrections
 from bot.rights.deletion import (
+    FINISHED_PROJECT,
+    OPEN_INVOICE,
     DeletionNeedsApproval,
     execute_deletion,
     plan_deletion,
     suppress,
 )
-from bot.rights.export import build_export, generate_password
+from bot.rights.export import build_export, collect, generate_password
 from bot.rights.restriction import restrict, set_marketing_opt_out
+from bot.rights.summary import strings_for
 from bot.rights.usage import usage_report
 from bot.staff import escalate
 from bot.understand import Understanding
@@ -65,8 +68,8 @@ def start(session: Session, app: App, incoming: Incoming, case: models.Case,
           meaning: Understanding, client: models.Client | None) -> str | None:
     """Begin the rights in a new case; returns a reason when staff must take it instead."""
     names = [i.name for i in meaning.intents]
-    if "optout" in names:
-        _opt_out(session, app, incoming, case, client)
+    if "optout" in names:  # alone: confirmed in its own mail; else the ack says it
+        _opt_out(session, app, incoming, case, client, confirm=len(names) == 1)
     gated = [n for n in names if n in VERIFIED_RIGHTS]
     if not gated:
         if "optout" in names and len(names) == 1:
@@ -118,7 +121,7 @@ def _send_code(session: Session, app: App, case: models.Case, action: str,
 
 
 def _opt_out(session: Session, app: App, incoming: Incoming, case: models.Case,
-             client: models.Client | None) -> None:
+             client: models.Client | None, *, confirm: bool) -> None:
     """Opting out is never gated: applied at once, for unknown addresses too (suppression)."""
     sender = incoming.parsed.from_addr
     if client is not None:
@@ -126,7 +129,8 @@ def _opt_out(session: Session, app: App, incoming: Incoming, case: models.Case,
     suppress(session, app, sender, "opt_out")
     audit(session, "optout.applied", at=app.clock.now(), case_id=case.id,
           client_id=client.id if client else None)
-    reply_to(session, app, incoming, case, "optout_done")
+    if confirm:
+        reply_to(session, app, incoming, case, "optout_done")
 
 
 # --------------------------------------------------------------------------- replies
@@ -273,19 +277,22 @@ def _fulfil_access(session: Session, app: App, incoming: Incoming, case: models.
     password = generate_password()
     exports = app.settings.data_dir / "exports"
     exports.mkdir(parents=True, exist_ok=True)
-    result = build_export(session, app, case.client_id, exports, password=password)
+    result = build_export(session, app, case.client_id, exports, password=password,
+                          language=case.language)
     to = case.requester
+    labels = strings_for(app.renderer.env, case.language)["tables"]
     if result.size <= app.settings.export_attach_max_bytes:
         attachment = FileAttachment(result.path.name, result.path.read_bytes(),
                                     "application/zip")
         send_template(session, app, case=case, to=to, purpose="export_ready",
                       key=f"export:{case.id}", attachments=[attachment],
-                      categories=result.categories, size=result.size)
+                      categories=result.categories, size=result.size, labels=labels)
         result.path.unlink()  # the mail carries it now; no copy lingers on disk
     elif app.settings.download_enabled:
         url = downloads.issue_link(session, app, case, result.path)
         send_template(session, app, case=case, to=to, purpose="export_link",
                       key=f"export:{case.id}", url=url, categories=result.categories,
+                      labels=labels,
                       size=result.size, hours=int(app.settings.download_ttl_hours),
                       count=app.settings.download_max_count)
     else:
@@ -386,8 +393,19 @@ def _fulfil_deletion(session: Session, app: App, incoming: Incoming, case: model
     if plan.needs_approval:
         escalate(session, app, case, inbound=incoming.row,
                  reason="deletion needs approval: " + "; ".join(plan.blockers))
+        _tell_deletion_under_review(session, app, incoming, case)
         return
     schedule_deletion(session, app, case)
+
+
+def _tell_deletion_under_review(session: Session, app: App, incoming: Incoming,
+                                case: models.Case) -> None:
+    """The code is good but staff must approve: say so, why, and by when they decide."""
+    records = collect(session, case.client_id)  # type: ignore[arg-type]
+    reply_to(session, app, incoming, case, "deletion_review",
+             projects=[p.reference for p in records.projects
+                       if p.status not in FINISHED_PROJECT],
+             invoices=[i.number for i in records.invoices if i.status in OPEN_INVOICE])
 
 
 def schedule_deletion(session: Session, app: App, case: models.Case, *,

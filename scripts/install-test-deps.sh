@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the Debian packages the end-to-end tests need (Dovecot IMAP, PostgreSQL, swaks,
 # SpamAssassin with its spamd daemon, packaged separately since Debian 12; chromium +
-# chromium-driver for the dashboard browser test),
+# chromium-driver for the dashboard browser test; p7zip-full to open the AES export as a
+# client would),
 # idempotently and non-interactively, without leaving the system-wide services running:
 # the tests start their own private instances on free loopback ports (tests/servers/).
 #
@@ -11,7 +12,7 @@
 # root, sudo is unavailable and packages are missing.
 set -eu
 
-PACKAGES="dovecot-imapd postgresql swaks spamassassin spamd chromium chromium-driver"
+PACKAGES="dovecot-imapd postgresql swaks spamassassin spamd chromium chromium-driver p7zip-full"
 SERVICES="dovecot postgresql spamd spamassassin"
 
 missing_packages() {

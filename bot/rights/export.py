@@ -3,8 +3,9 @@
 Layout of the archive:
     data.json            every record, plus purposes, recipients, retention and source per category
     csv/<table>.csv      the same records, one CSV per table
-    summary.html         a self-contained human-readable summary (inline CSS, loads nothing)
-    files/<project>/<f>  the client's own 3D model files, byte for byte
+    summary.html         the same as a document a person reads, in the requester's language
+                         (inline CSS, loads nothing; links only to entries of the archive)
+    files/<project>/<f>  the client's own 3D model files, byte for byte (only if there are any)
 
 Model files are streamed into the archive chunk by chunk, and the archive is written to a
 non-seekable hashing writer (entries get data descriptors), so memory stays flat and the
@@ -47,11 +48,11 @@ from bot.rights import (
     add_months,
     add_years,
 )
+from bot.rights.summary import render_summary
 from storage import models
 from storage.db import audit
 
 FORMAT = "stelloloxon-export/1"
-SUMMARY_TEMPLATE = "export/summary.html.j2"
 PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0O1lIi
 NO_PROJECT = "no-project"
 
@@ -147,11 +148,14 @@ def build_export(
     *,
     password: str | None,
     actor: str = "bot",
+    language: str = "en",
 ) -> ExportResult:
     """Write the client's export to `dest` (a file path, or a directory for export_filename).
 
-    With `password` the ZIP is AES-256 encrypted (WinZip AE-2: 7-Zip, WinZip, macOS `unar`
-    open it; Windows Explorer does not). Entry names are not encrypted by the ZIP format.
+    With `password` the ZIP is AES-256 encrypted (WinZip AE-2: 7-Zip / `7z x`, WinZip, Keka and
+    The Unarchiver open it; Windows Explorer, macOS Archive Utility and Info-ZIP `unzip` do not).
+    Entry names are not encrypted by the ZIP format. summary.html is written in `language`
+    where templates/export/i18n has it, else English.
     Audits `file.read` per model file and `export.built` with counts only.
     """
     now = app.clock.now()
@@ -166,7 +170,8 @@ def build_export(
             out = _HashingWriter(raw)
             try:
                 with _open_zip(out, password) as zf:
-                    _write_documents(zf, app, records, tables, now)
+                    _write_documents(zf, app, records, tables, now,
+                                     language=language, files=file_entries)
                     included = _write_model_files(zf, session, app, records, file_entries,
                                                   now, actor)
             finally:
@@ -373,13 +378,14 @@ def _csv_cell(value: Any) -> str:
 
 
 def _write_documents(zf: Any, app: App, records: ClientRecords,
-                     tables: dict[str, list[dict]], now: datetime) -> None:
+                     tables: dict[str, list[dict]], now: datetime, *,
+                     language: str, files: list[dict]) -> None:
     document = _document(app, records, tables, now)
     data = json.dumps(document, ensure_ascii=False, indent=2).encode()
     _write_entry(zf, "data.json", data, now)
     for name, rows in tables.items():
         _write_entry(zf, f"csv/{name}.csv", _csv_bytes(rows), now)
-    html = app.renderer.env.get_template(SUMMARY_TEMPLATE).render(doc=document, lang="en")
+    html = render_summary(app.renderer.env, document, language, files)
     _write_entry(zf, "summary.html", html.encode(), now)
 
 

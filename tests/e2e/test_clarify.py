@@ -86,6 +86,6 @@ def test_an_opt_out_that_is_not_clearly_alone_is_never_applied(
 
 def test_a_clear_opt_out_still_acts_at_once(world: Mailbox) -> None:
     sent = world.send("Please stop sending me your newsletter and marketing emails.",
-                      subject="Newsletter", wait=2)
+                      subject="Newsletter", wait=1)
     assert _purpose(sent, "unsubscribed")
     assert _client(world.app).marketing_opt_out is True

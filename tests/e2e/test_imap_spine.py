@@ -45,10 +45,11 @@ def test_idle_delivery_is_answered_once_and_flagged(
     with run_daemon(app):
         dovecot.deliver(imap_user, make_mail("Stop all marketing emails please.",
                                              sender="bob@example.org"))
-        wait_until(lambda: len([m for m in outbox_messages(app)
-                                if m["To"] == "bob@example.org"]) == 2)
-    assert [m.status for m in _inbound(app)] == ["processed", "processed"]
-    assert [m["To"] for m in outbox_messages(app)[first_round:]] == ["bob@example.org"] * 2
+        wait_until(lambda: [m for m in outbox_messages(app) if m["To"] == "bob@example.org"])
+        wait_until(lambda: [m.status for m in _inbound(app)] == ["processed", "processed"])
+    # an opt-out is answered by its confirmation alone
+    assert [m["Subject"].rsplit(": ", 1)[-1] for m in outbox_messages(app)[first_round:]] == [
+        "unsubscribed"]
 
 
 def test_backlog_on_first_start_is_filed_not_answered(

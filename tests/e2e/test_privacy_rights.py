@@ -154,10 +154,18 @@ def test_deletion_with_active_project_needs_staff_approval_then_grace_then_certi
 ) -> None:
     app = world.app
     code_mail, code = _verify(world, "Please delete all my personal data.")
-    out = world.send(code, reply_to=code_mail)
+    out = world.send(code, reply_to=code_mail, wait=2)
     escalation = _purpose(out, "Needs staff")
     assert escalation["To"] == "staff@stelloloxonpro.com"
     assert "needs approval" in _text(escalation)
+    for command in ("APPROVE", "DENY <reason>", "EXTEND <days> <reason>", "NOTE <text>"):
+        assert f"  {command} " in _text(escalation), command
+    review = _purpose(out, "what happens next")  # the client is not left in silence
+    assert review["To"] == "jane@example.com"
+    told = " ".join(_text(review).split())
+    assert "your project SP-2025-0041 is not finished yet" in told
+    assert "Our team decides by December 25, 2026 at the latest." in told
+    assert "Nothing has been deleted yet." in told and "CANCEL" in told
     out = world.send("APPROVE", sender="boss@stelloloxonpro.com", reply_to=escalation, wait=2,
                      signed_by="stelloloxonpro.com")
     notice = _purpose(out, "will be deleted on")
@@ -220,9 +228,10 @@ def test_restriction_marks_client_restricted(world: Mailbox) -> None:
 
 
 def test_optout_needs_no_verification(world: Mailbox) -> None:
-    out = world.send("Please stop sending me newsletters and marketing emails.", wait=2)
-    assert not [m for m in out if "verification code" in m["Subject"]]
-    assert "unsubscribed" in _purpose(out, "unsubscribed")["Subject"]
+    [done] = world.send("Please stop sending me newsletters and marketing emails.")
+    world.new(0)  # one mail, not an acknowledgement and a confirmation
+    assert done["Subject"].endswith(": unsubscribed")
+    assert "Done: this address will no longer receive non-essential emails" in _text(done)
     assert _get(world.app, models.Client, 1).marketing_opt_out is True  # type: ignore[attr-defined]
     [case] = _all(world.app, models.Case)
     assert case.status == "closed"
@@ -373,9 +382,10 @@ def test_new_login_email_is_used_only_after_it_proves_itself(world: Mailbox) -> 
     new_code_mail = next(m for m in out if m["To"] == "jane.new@example.org")
     assert [e.address for e in _all(world.app, models.ClientEmail)
             if e.client_id == 1] == ["jane@example.com"]  # not yet
-    stranger = world.send("ZZZZ-ZZZZ", sender="mallory@evil.example", reply_to=new_code_mail,
-                          wait=2)  # a new, unclear request of hers: her ack and staff's copy
-    assert {m["To"] for m in stranger} == {"mallory@evil.example", "staff@stelloloxonpro.com"}
+    # a new, unclear request of hers: she is asked what she means, nothing else happens
+    stranger = world.send("ZZZZ-ZZZZ", sender="mallory@evil.example", reply_to=new_code_mail)
+    world.new(0)
+    assert {m["To"] for m in stranger} == {"mallory@evil.example"}
     assert [e.address for e in _all(world.app, models.ClientEmail)
             if e.client_id == 1] == ["jane@example.com"]
     done = world.send(_code(new_code_mail), sender="jane.new@example.org",
@@ -383,3 +393,42 @@ def test_new_login_email_is_used_only_after_it_proves_itself(world: Mailbox) -> 
     assert {m["To"] for m in done} == {"jane@example.com", "jane.new@example.org"}
     assert [e.address for e in _all(world.app, models.ClientEmail)
             if e.client_id == 1] == ["jane.new@example.org"]
+
+
+# ------------------------------------------------------------------------ threading, subjects
+
+
+def _message_id(mail: Mailbox) -> str:
+    """The Message-ID of the last mail the client sent (from the bot's inbound store)."""
+    rows = [m for m in _all(mail.app, models.InboundMessage) if m.message_id]
+    return max(rows, key=lambda m: m.id).message_id  # type: ignore[no-any-return]
+
+
+def _assert_threaded_and_tagged_once(messages: list[EmailMessage], parent: str) -> None:
+    for message in messages:
+        subject = message["Subject"]
+        assert message["In-Reply-To"] == parent, (subject, message["In-Reply-To"])
+        assert parent in message["References"].split(), subject
+        assert len(re.findall(r"\[SP-REQ-\d+\]", subject)) == 1, subject
+        assert not re.search(r"(?i)\bre:\s*re:", subject), subject
+
+
+def test_every_reply_threads_to_the_clients_last_message_tag_once(world: Mailbox) -> None:
+    code_mail, _code_value = _verify(world, "Please send me a copy of all my personal data.")
+    request = _message_id(world)
+    _assert_threaded_and_tagged_once([code_mail], request)
+    wrong = world.send("Code: ZZZZ-ZZZZ", reply_to=code_mail)  # Re: Re: … [tag] …
+    _assert_threaded_and_tagged_once(wrong, _message_id(world))
+    out = world.send(f"Here is my code: {_code(code_mail)}", reply_to=wrong[0], wait=2)
+    code_reply = _message_id(world)
+    assert any(m["Subject"].endswith(": a copy of your data") for m in out)
+    _assert_threaded_and_tagged_once(out, code_reply)  # export and password mail
+    assert all(request in m["References"].split() for m in out)
+
+
+def test_a_tag_the_client_already_has_in_the_subject_is_not_repeated(world: Mailbox) -> None:
+    [ack, _code_mail] = sorted(world.send("Please send me a copy of all my personal data.",
+                                         wait=2), key=lambda m: m["Subject"])
+    ref = re.search(r"\[(SP-REQ-\d+)\]", ack["Subject"]).group(1)  # type: ignore[union-attr]
+    out = world.send("Is my request being handled?", subject=f"RE: Re: [{ref}] my request")
+    assert [m["Subject"] for m in out] == [f"RE: [{ref}] my request"]

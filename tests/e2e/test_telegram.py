@@ -188,6 +188,8 @@ def test_deletion_approved_by_staff_button(chat: Chat) -> None:
     chat.api.push_message(JANE, code)
     [escalation] = chat.new(STAFF_CHAT)
     assert "needs approval" in escalation["text"]
+    [review] = chat.new(JANE)  # the client hears what happens next while staff decide
+    assert "Our team decides by" in review["text"]
     buttons = [b["callback_data"] for b in escalation["reply_markup"]["inline_keyboard"][0]]
     assert buttons == ["staff:approve:SP-REQ-000001", "staff:deny:SP-REQ-000001",
                        "staff:extend:SP-REQ-000001", "staff:take:SP-REQ-000001"]

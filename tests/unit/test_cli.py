@@ -127,3 +127,56 @@ def test_staff_commands_from_the_shell(env: Path) -> None:
     assert code == 2 and "no case SP-REQ-000099" in output
     code, output = _run("show", "SP-REQ-000001")
     assert "cli staff.command" in output and "closed" in output
+
+
+def test_closed_cases_show_when_they_closed_not_days_left(env: Path) -> None:
+    mail = env / "optout.eml"
+    mail.write_bytes(make_mail("Please stop sending me newsletters and marketing emails."))
+    assert _run("inject", str(mail))[0] == 0
+    code, output = _run("requests", "--closed")
+    assert code == 0, output
+    [row] = [line for line in output.splitlines() if "SP-REQ-000001" in line]
+    assert "closed 20" in row and not row.rstrip(" │").endswith(("30", "29"))
+    assert _run("requests")[1].strip() == "no open cases"
+    assert _run("requests", "--overdue", "--closed")[1].strip() == "no cases"
+
+
+def test_version_and_help_without_type_labels_on_flags(env: Path) -> None:
+    code, output = _run("--version")
+    assert code == 0 and output.startswith("stelloloxon-bot ")
+    assert output.split()[1][0].isdigit()
+    for command in ([], ["requests"], ["retention"], ["notify-policy-change"]):
+        code, output = _run(*command, "--help")
+        assert code == 0, output
+        assert "<bool>" not in output, command
+    assert "--no-closed" not in _run("requests", "--help")[1]
+
+
+def test_notify_policy_change_says_who_sends_the_mail(env: Path) -> None:
+    code, output = _run("demo")
+    assert code == 0, output
+    code, output = _run("notify-policy-change")
+    assert code == 0, output
+    assert "3 notices queued" in output
+    assert "Nothing is sent by this command" in output and "deliver" in output
+    assert "stelloloxon-bot run" in output
+
+
+def test_long_work_shows_a_progress_bar_on_a_terminal(env: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from bot import cli as cli_module
+
+    screen = io.StringIO()
+    monkeypatch.setattr(cli_module, "_console",
+                        lambda: Console(file=screen, force_terminal=True, width=120))
+    assert _run("demo")[0] == 0
+    assert _run("notify-policy-change")[0] == 0
+    assert "queueing notices" in screen.getvalue() and "100%" in screen.getvalue()
+    screen.seek(0)
+    screen.truncate()
+    assert _run("retention", "--dry-run")[0] == 0
+    assert "contact_information/client" in screen.getvalue()  # a bar per rule, while it runs

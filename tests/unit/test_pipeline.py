@@ -12,7 +12,7 @@ from bot.channels.outbound import DirectoryTransport, deliver_due
 from bot.context import App
 from bot.demo import seed_demo
 from bot.intake import store_raw
-from bot.outbox import reply_subject
+from bot.outbox import reply_subject, tidy_subject
 from bot.pipeline import process_inbound, process_pending
 from storage import models
 from storage.db import unit_of_work
@@ -122,6 +122,16 @@ def test_reply_subject_does_not_stack_prefixes() -> None:
     assert reply_subject("RE: Question") == "RE: Question"
     assert reply_subject("AW: Frage") == "AW: Frage"
     assert reply_subject("") == ""
+    assert reply_subject("Re: Re: RE[2]: Question") == "Re: Question"
+    assert reply_subject("AW: Re: Frage") == "AW: Frage"
+
+
+def test_the_case_tag_appears_once_in_a_subject() -> None:
+    ref = "SP-REQ-000005"
+    assert tidy_subject(f"Re: [{ref}] [{ref}]: a copy of your data", ref) == (
+        f"Re: [{ref}]: a copy of your data")
+    assert tidy_subject(f"Re: Re: [{ref}] Code [{ref}]", ref) == f"Re: [{ref}] Code"
+    assert tidy_subject(f"Your request [{ref}]", ref) == f"Your request [{ref}]"
 
 
 def test_staff_command_needs_authentication_when_trusted_servers_are_set(make_app) -> None:

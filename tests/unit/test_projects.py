@@ -328,7 +328,7 @@ def test_someone_elses_invoice_is_not_sent(world: App) -> None:
                          trace=("Authentication-Results: " + DMARC_PASS,)))
     body = text(outbox(world, "invoice_copy")[0])
     assert "1188" not in body and "240.00" not in body
-    assert "we could not find the invoice you mention" in body and "1187" in body
+    assert "We could not find the invoice you mention" in body and "1187" in body
 
 
 def test_resend_invoice_from_a_stranger_is_neutral(world: App) -> None:

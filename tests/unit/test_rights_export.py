@@ -10,7 +10,9 @@ import hashlib
 import io
 import json
 import re
+import shutil
 import stat
+import subprocess
 import zipfile
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,6 +34,7 @@ from bot.rights.export import (
 )
 from storage import models
 from storage.db import unit_of_work
+from tests.servers.fixtures import _missing
 
 
 @dataclass
@@ -195,6 +198,7 @@ def test_summary_html_is_self_contained_and_escaped(app: App, tmp_path: Path) ->
     assert "default-src 'none'" in html
     assert "&lt;script&gt;" in html
     assert "Name alice" in html and "SP-2026-ALICE" in html and "7 years" in html
+    assert all(not re.match(r"[a-z]+:|/", link) for link in tags.links), tags.links
 
 
 class _Tags(HTMLParser):
@@ -204,11 +208,14 @@ class _Tags(HTMLParser):
         super().__init__()
         self.names: set[str] = set()
         self.loading: list[tuple[str, str, str | None]] = []
+        self.links: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.names.add(tag)
         for name, value in attrs:
-            if name in {"src", "href", "srcset", "action", "poster", "data", "background"}:
+            if tag == "a" and name == "href":
+                self.links.append(value or "")
+            elif name in {"src", "href", "srcset", "action", "poster", "data", "background"}:
                 self.loading.append((tag, name, value))
 
 
@@ -304,3 +311,121 @@ def test_generate_password() -> None:
         assert len(password) >= 20 and len(symbols) == 24
         assert set(symbols) <= set(PASSWORD_ALPHABET)
         assert not set("0O1lIi") & set(password)
+
+
+# --------------------------------------------------------------------------- summary.html
+
+
+def _summary(app: App, client_id: int, tmp_path: Path, language: str = "en") -> tuple[str, set]:
+    with unit_of_work(app.engine) as session:
+        result = build_export(session, app, client_id, tmp_path, password=None,
+                              language=language)
+    with zipfile.ZipFile(result.path) as zf:
+        return zf.read("summary.html").decode(), set(zf.namelist())
+
+
+def _text(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_every_link_in_the_summary_opens_an_entry_of_the_archive(app: App,
+                                                                 tmp_path: Path) -> None:
+    seeded = seed_client(app, "alice")
+    html, names = _summary(app, seeded.client_id, tmp_path)
+    tags = _Tags()
+    tags.feed(html)
+    assert "data.json" in tags.links
+    assert f"files/SP-2026-ALICE/{next(iter(seeded.file_bytes))}" in tags.links
+    assert set(tags.links) <= names, set(tags.links) - names
+
+
+def test_summary_reads_like_a_document_not_a_dump(app: App, tmp_path: Path) -> None:
+    seeded = seed_client(app, "alice")
+    text = _text(_summary(app, seeded.client_id, tmp_path)[0])
+    assert "$120.00" in text  # 12000 cents, formatted as money
+    assert "amount cents" not in text.lower() and "12000" not in text
+    assert "True" not in text and "False" not in text
+    assert "Marketing mail stopped No" in text
+    assert not re.search(r"\d{4}-\d\d-\d\dT", text), "raw timestamps"
+    now = app.clock.now()
+    assert f"{now:%B} {now.day}, {now.year}" in text
+    for heading in ("Your details", "Your projects", "Your 3D model files", "Your invoices",
+                    "Messages between you and us", "Who received your data", "Source",
+                    "Purposes", "Recipients", "Kept for"):
+        assert heading in text, heading
+
+
+def test_summary_is_in_the_requesters_language(app: App, tmp_path: Path) -> None:
+    seeded = seed_client(app, "alice")
+    html, _ = _summary(app, seeded.client_id, tmp_path, language="fr")
+    text = _text(html)
+    assert '<html lang="fr">' in html
+    assert "120,00" in text and "$US" in text and "58,6 Ko" in text
+    assert "Vos coordonnées" in text and "Informations de contact" in text
+    assert "Conservées pendant 7 ans" in text or "7 ans" in text
+    assert "Contact information" not in text and "Your details" not in text
+    german = _text(_summary(app, seeded.client_id, tmp_path / "de.zip", language="de")[0])
+    assert "Ihre Angaben" in german and "120,00" in german
+    greek = _text(_summary(app, seeded.client_id, tmp_path / "el.zip", language="el")[0])
+    assert "Your details" in greek  # no templates in Greek: English
+
+
+def test_summary_does_not_promise_files_that_are_not_there(app: App, tmp_path: Path) -> None:
+    seeded = seed_client(app, "alice")
+    for key in seeded.file_keys:
+        app.files.path(key).unlink()
+    html, names = _summary(app, seeded.client_id, tmp_path)
+    assert not any(n.startswith("files/") for n in names)
+    assert "files/" not in _text(html)
+    assert "not in this archive" in html
+
+
+def test_the_tool_the_mail_names_opens_the_encrypted_archive(app: App, tmp_path: Path) -> None:
+    if shutil.which("7z") is None:
+        _missing("7z (Debian package p7zip-full)")
+    seeded = seed_client(app, "alice")
+    password = generate_password()
+    result = export(app, seeded.client_id, tmp_path, password=password)
+    mail = app.renderer.render("export_ready", "en", case=_FakeCase(), company="X", re_subject="",
+                               categories=result.categories, size=result.size,
+                               labels={}).text
+    assert "7z x" in mail and "7-Zip" in mail and "Keka" in mail
+    out = tmp_path / "opened"
+    run = subprocess.run(["7z", "x", f"-p{password}", f"-o{out}", str(result.path)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for name, data in seeded.file_bytes.items():
+        assert (out / "files" / "SP-2026-ALICE" / name).read_bytes() == data
+    assert "Name alice" in (out / "summary.html").read_text()
+    wrong = subprocess.run(["7z", "x", "-pwrong", f"-o{tmp_path / 'no'}", str(result.path)],
+                           capture_output=True, text=True, timeout=60)
+    assert wrong.returncode != 0
+
+
+@dataclass
+class _FakeCase:
+    ref: str = "SP-REQ-000001"
+
+
+def test_every_summary_language_translates_every_string() -> None:
+    folder = Path(__file__).parents[2] / "templates" / "export" / "i18n"
+    english = json.loads((folder / "en.json").read_text())
+    for path in folder.glob("*.json"):
+        table = json.loads(path.read_text())
+        if path.stem == "en":
+            continue
+        assert set(english) - set(table) == set(), path.name
+        for nested in ("values", "tables"):
+            assert set(english[nested]) == set(table[nested]), (path.name, nested)
+        assert len(table["purpose_texts"]) == 6 and len(table["categories"]) == 8, path.name
+
+
+def test_export_mail_mentions_files_only_when_there_are_some(app: App) -> None:
+    ctx = {"case": _FakeCase(), "company": "X", "re_subject": "", "size": 2048,
+           "labels": {"client": "your details"}}
+    without = app.renderer.render("export_ready", "en", categories={"client": 1}, **ctx).text
+    with_files = app.renderer.render("export_ready", "en",
+                                     categories={"client": 1, "model_files": 2}, **ctx).text
+    assert "files/" not in without and "files/" in with_files
+    assert "  - your details: 1" in without
+    assert without.startswith("Hello,\n\nAs requested")

@@ -8,6 +8,7 @@ is not covered by BASE_CONTEXT needs an entry in SAMPLES below.
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -125,11 +126,13 @@ SAMPLES: dict[str, dict[str, Any] | list[dict[str, Any]]] = {
                                             deleted={"clients": 1}, anonymised={}, files=[],
                                             kept=[], kept_records=[])}],
     "deletion_scheduled": {"act_at": ACT_AT},
+    "deletion_review": {"projects": ["SP-2025-0041"], "invoices": ["1187"]},
     "export_password": {"password": "correct-horse-battery"},
-    "export_ready": {"categories": {"clients": 1, "model_files": 3}, "size": 52_300},
+    "export_ready": {"categories": {"clients": 1, "model_files": 3}, "size": 52_300,
+                     "labels": {"model_files": "3D model files"}},
     "verify_new_email": {"code": "ABCD-EF23", "hours": 24},
     "email_changed": {"old": "old@example.com", "new": "new@example.com"},
-    "export_link": {"categories": {"clients": 1}, "size": 52_300_000,
+    "export_link": {"categories": {"clients": 1}, "size": 52_300_000, "labels": {},
                     "url": "http://127.0.0.1:8025/download/abc", "hours": 72, "count": 3},
     "extension": {"days": 30, "reason": "many projects to review", "old_due": OLD_DUE},
     "policy_change": {"name": "Jane Doe", "client": models.Client(
@@ -299,3 +302,37 @@ def test_code_mail_says_what_will_happen(lang: str) -> None:
     assert "e**@evil.net" in text and "+49 30 1234567" in text  # the changes, email masked
     assert " 7 " in text  # grace and cool-off days
     assert "NOT ME" in text  # how to stop it
+
+
+# Languages whose letters start the first sentence after "Hello," with a capital (German and
+# Italian correspondence continue in lower case after a comma, and so do these templates).
+CAPITALISED = ("en", "fr", "es", "pt", "nl")
+GREETING = re.compile(r"^(Hello|Hi|Dear|Bonjour|Buenos días|Hola|Bom dia|Olá|Goedendag|Beste|"
+                      r"Geachte)\b[^\n]*[,:]$")
+
+
+@pytest.mark.parametrize("lang", CAPITALISED)
+def test_the_sentence_after_the_greeting_starts_with_a_capital(lang: str) -> None:
+    lower = []
+    for purpose in CLIENT_PURPOSES:
+        for variant in _variants(purpose):
+            out = _render(purpose, lang, variant)
+            lines = [line.strip() for line in out.text.splitlines() if line.strip()]
+            for greeting, first in itertools.pairwise(lines):
+                if GREETING.match(greeting) and first[0].islower():
+                    lower.append(f"{purpose}: {first[:40]}")
+            paragraphs = re.findall(r"<p>(.*?)</p>", out.html or "", re.S)
+            for greeting, first in itertools.pairwise(paragraphs):
+                if GREETING.match(greeting.strip()) and first.strip()[:1].islower():
+                    lower.append(f"{purpose} (HTML): {first[:40]}")
+    assert not lower, "\n".join(lower)
+
+
+@pytest.mark.parametrize("lang", ["en", *LANGUAGES])
+def test_a_project_question_is_not_promised_the_privacy_deadline(lang: str) -> None:
+    def ack(intents: list[str]) -> str:
+        return _render("ack", lang, {"intents": intents, "steps": intents}).text
+
+    status, access = ack(["project_status"]), ack(["access"])
+    assert "30" not in status and format_date(DUE, format="long", locale=lang) not in status
+    assert "30" in access and format_date(DUE, format="long", locale=lang) in access
