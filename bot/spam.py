@@ -156,7 +156,8 @@ def privacy_intents(parsed: ParsedMessage, threshold: float) -> list[str]:
     """The privacy rights a message asks for, as the understanding reads it."""
     meaning = understand(parsed.new_text or parsed.text, parsed.subject,
                          has_attachments=bool(parsed.attachments), threshold=threshold)
-    return sorted(PRIVACY_INTENTS & {i.name for i in meaning.intents})
+    # weak guesses (named when nothing is clear) do not count: spam rarely reads as nothing
+    return sorted(PRIVACY_INTENTS & {i.name for i in meaning.intents if i.confidence >= threshold})
 
 
 def tell_staff_if_privacy(session: Session, app: App, row: models.InboundMessage,

@@ -30,6 +30,9 @@ MAX_BODY_CHARS = 4000  # a long letter says what it wants early; the rest adds o
 _INDEX = {name: i for i, name in enumerate(INTENTS)}
 _MASK = (1 << HASH_BITS) - 1
 MIN_N, MAX_N = 2, 5
+# Subjects are short and generic ("Privacy request"): their n-grams count for less, which under
+# the same regularisation means they need more evidence before they move a decision.
+SUBJECT_WEIGHT = 0.3  # cross-validated: acted-on-or-asked 0.857 -> 0.865
 _WORD = re.compile(r"\w+")
 
 
@@ -91,13 +94,14 @@ def _word_columns_of(text: str) -> np.ndarray:
                        dtype=np.int64)
 
 
-def _block(columns: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray]:
+def _block(columns: np.ndarray, offset: int,
+           weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct columns (shifted into the block) and their L2-normalised counts."""
     if not len(columns):
         return columns, np.zeros(0)
     cols, counts = np.unique(columns, return_counts=True)
     values = counts.astype(np.float64)
-    return cols + offset, values / np.sqrt(values @ values)
+    return cols + offset, weight * values / np.sqrt(values @ values)
 
 
 def featurize(body: str, subject: str, evidence: RuleEvidence) -> Row:
@@ -109,7 +113,7 @@ def featurize(body: str, subject: str, evidence: RuleEvidence) -> Row:
     blocks = [
         _block(_char_columns(body), 0),
         _block(_word_columns_of(body), 1 << HASH_BITS),
-        _block(_char_columns(subject), 2 << HASH_BITS),
+        _block(_char_columns(subject), 2 << HASH_BITS, SUBJECT_WEIGHT),
         (rules + N_HASHED, dense[rules]),
     ]
     return Row(np.concatenate([c for c, _ in blocks]), np.concatenate([v for _, v in blocks]))
