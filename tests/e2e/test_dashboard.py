@@ -161,7 +161,8 @@ def _log_in(driver: object, base: str) -> None:
     from selenium.webdriver.common.by import By
 
     driver.get(f"{base}/cases")  # type: ignore[attr-defined]
-    assert "Log in" in driver.title  # type: ignore[attr-defined]
+    # a redirect to the login page can still be under way on a loaded machine
+    wait_until(lambda: "Log in" in driver.title)  # type: ignore[attr-defined]
     driver.find_element(By.NAME, "username").send_keys("anna")  # type: ignore[attr-defined]
     driver.find_element(By.NAME, "password").send_keys(PASSWORD)  # type: ignore[attr-defined]
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()  # type: ignore[attr-defined]
