@@ -7,7 +7,7 @@ import json
 import logging
 import smtplib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -218,8 +218,11 @@ def _time_left(case: models.Case, now: datetime) -> str:
 
 @cli.command()
 @one_line_errors
-def show(case_ref: str) -> None:
-    """One case: its details, messages and audit trail."""
+def show(
+    case_ref: str,
+    as_json: Annotated[bool, typer.Option("--json", help="The case file as JSON.")] = False,
+) -> None:
+    """One case as a readable case file: details, what was understood, mail, audit trail."""
     app = _app()
     with unit_of_work(app.engine) as session:
         case = case_by_ref(session, case_ref)
@@ -228,23 +231,81 @@ def show(case_ref: str) -> None:
             return
         trail = session.exec(select(models.AuditLog).where(models.AuditLog.case_id == case.id)
                              .order_by(col(models.AuditLog.id))).all()
-        outbox = session.exec(select(models.Outbox).where(models.Outbox.case_id == case.id)).all()
+        outbox = session.exec(select(models.Outbox).where(models.Outbox.case_id == case.id)
+                              .order_by(col(models.Outbox.id))).all()
         inbound = session.exec(select(models.InboundMessage).where(
             models.InboundMessage.case_id == case.id).order_by(col(models.InboundMessage.id))).all()
-    console = _console()
-    console.print(f"[bold]{case.ref}[/bold] {case.kind} ({case.intents}) status={case.status}")
-    console.print(f"requester {case.requester}  client #{case.client_id}  lang {case.language}")
-    console.print(f"received {case.received_at:%Y-%m-%d %H:%M}  due {case.due_at:%Y-%m-%d}  "
-                  f"days left {days_left(case, app.clock.now())}")
-    console.print(f"evidence {json.dumps(json.loads(case.evidence or '{}'), ensure_ascii=False)}")
-    for message in inbound:
-        console.print(escape(f"  inbound #{message.id} from {message.sender} [{message.status}] "
-                             f"sender {_auth_text(message)}"))
-    for row in outbox:
-        console.print(escape(f"  outbox #{row.id} {row.purpose} -> {row.to_addr} [{row.status}]"))
-    for entry in trail:
-        console.print(f"  {entry.at:%Y-%m-%d %H:%M:%S} {entry.actor} {entry.action} "
-                      f"{entry.details}")
+    record = _case_record(case, inbound, outbox, trail, app.clock.now())
+    if as_json:
+        typer.echo(json.dumps(record, ensure_ascii=False, indent=2, default=str))
+        return
+    _print_case(_console(), record)
+
+
+def _case_record(case: models.Case, inbound: Sequence[models.InboundMessage],
+                 outbox: Sequence[models.Outbox], trail: Sequence[models.AuditLog],
+                 now: Any) -> dict[str, Any]:
+    """Everything `show` prints, as plain data (no message bodies, no codes)."""
+    evidence = json.loads(case.evidence or "{}")
+    closed = case.status == "closed"
+    return {
+        "case": case.ref, "kind": case.kind, "rights": case.intents.split(","),
+        "status": case.status, "requester": case.requester, "client_id": case.client_id,
+        "channel": case.channel, "language": case.language,
+        "received_at": case.received_at, "due_at": case.due_at,
+        "closed_at": case.closed_at if closed else None,
+        "days_left": None if closed else days_left(case, now),
+        "understood": evidence.get("intents", []),
+        "unsure_because": evidence.get("reasons", []),
+        "entities": evidence.get("entities", {}),
+        "inbound": [{"id": m.id, "from": m.sender, "status": m.status,
+                     "received_at": m.received_at, "sender_verdict": _auth_text(m)}
+                    for m in inbound],
+        "outbound": [{"id": r.id, "purpose": r.purpose, "to": r.to_addr, "status": r.status,
+                      "created_at": r.created_at} for r in outbox],
+        "audit": [{"at": e.at, "actor": e.actor, "action": e.action, "details": e.details}
+                  for e in trail],
+    }
+
+
+def _print_case(console: Console, record: dict[str, Any]) -> None:
+    when = (f"closed {record['closed_at']:%Y-%m-%d}" if record["closed_at"]
+            else f"{record['days_left']} days left")
+    head = Table.grid(padding=(0, 2))
+    for label, value in (
+        ("Case", f"[bold]{record['case']}[/bold]  {record['status']}  ({when})"),
+        ("Rights", ", ".join(record["rights"])),
+        ("Requester", f"{record['requester']}  client #{record['client_id']}  "
+                      f"{record['channel']}, language {record['language']}"),
+        ("Received / due", f"{record['received_at']:%Y-%m-%d %H:%M} UTC / "
+                           f"{record['due_at']:%Y-%m-%d}"),
+    ):
+        head.add_row(f"[dim]{label}[/dim]", escape(value) if label != "Case" else value)
+    console.print(head)
+    console.print(_table("What was understood", ("intent", "confidence", "rules that fired"),
+                         [(i["name"], f"{i['confidence']:.2f}", ", ".join(i["evidence"]))
+                          for i in record["understood"]]))
+    for reason in record["unsure_because"]:
+        console.print(escape(f"  unsure: {reason}"))
+    console.print(_table("Mail in", ("#", "from", "status", "received", "sender"),
+                         [(f"inbound #{m['id']}", m["from"] or "", m["status"],
+                           f"{m['received_at']:%Y-%m-%d %H:%M}", m["sender_verdict"])
+                          for m in record["inbound"]]))
+    console.print(_table("Mail out", ("#", "purpose", "to", "status"),
+                         [(f"outbox #{r['id']}", r["purpose"], r["to"], r["status"])
+                          for r in record["outbound"]]))
+    console.print(_table("Audit trail", ("at (UTC)", "actor", "action", "details"),
+                         [(f"{e['at']:%Y-%m-%d %H:%M:%S}", e["actor"], e["action"],
+                           e["details"] or "") for e in record["audit"]]))
+
+
+def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
+    table = Table(title=title, title_justify="left", expand=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(str(cell)) for cell in row))
+    return table
 
 
 def _auth_text(row: models.InboundMessage) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -104,9 +105,16 @@ def test_requests_lists_open_case_with_days_left_and_show_details(env: Path) -> 
     assert "SP-REQ-000001" in output and "access" in output and "30" in output
     code, output = _run("show", "sp-req-000001")
     assert code == 0
-    assert "case.opened" in output and "outbox #1 ack" in output
-    assert "inbound #1 from jane@example.com [processed] sender none: no DKIM signature" in \
-        " ".join(output.split())  # the stored authentication verdict
+    assert "What was understood" in output and "en.access." in output
+    assert "case.opened" in output and "outbox #1" in output and "Audit trail" in output
+    code, output = _run("show", "sp-req-000001", "--json")
+    record = json.loads(output)
+    assert record["rights"] == ["access"] and record["days_left"] == 30
+    first = record["outbound"][0]
+    assert (first["purpose"], first["to"]) == ("ack", "jane@example.com")
+    [inbound] = record["inbound"]  # the stored authentication verdict
+    assert (inbound["from"], inbound["status"], inbound["sender_verdict"]) == (
+        "jane@example.com", "processed", "none: no DKIM signature")
     assert (env / "var" / "outbox" / "00000001-ack.eml").exists()
 
 
@@ -125,8 +133,10 @@ def test_staff_commands_from_the_shell(env: Path) -> None:
     assert code == 0 and "request denied" in output
     code, output = _run("approve", "SP-REQ-000099")
     assert code == 2 and "no case SP-REQ-000099" in output
-    code, output = _run("show", "SP-REQ-000001")
-    assert "cli staff.command" in output and "closed" in output
+    code, output = _run("show", "SP-REQ-000001", "--json")
+    record = json.loads(output)
+    assert ("cli", "staff.command") in {(e["actor"], e["action"]) for e in record["audit"]}
+    assert record["status"] == "closed" and record["days_left"] is None
 
 
 def test_closed_cases_show_when_they_closed_not_days_left(env: Path) -> None:
