@@ -417,9 +417,16 @@ def send(
 @cli.command("eval-understanding")
 def eval_understanding(directory: Path) -> None:
     """Precision, recall, F1 and confusion over a labelled folder."""
-    from bot.understand.evaluate import main as evaluate_main
+    from bot.understand.evaluate import evaluate, format_report, load_labelled
 
-    raise typer.Exit(evaluate_main([str(directory)]))
+    items = load_labelled(directory)
+    if not items:
+        _fail(f"no labelled items found in {directory}")
+    console = _console()
+    with _progress(console) as bar:
+        task = bar.add_task("understanding", total=len(items))
+        report = evaluate(bar.track(items, task_id=task))
+    typer.echo(format_report(report))
 
 
 @cli.command()
@@ -431,7 +438,7 @@ def train(
     from bot.understand import classifier, training
 
     items = training.training_items()
-    with Progress(console=_console()) as bar:
+    with _progress(_console()) as bar:
         task = bar.add_task("training", total=len(training.INTENTS))
         model = training.train(items, progress=lambda name: bar.update(
             task, advance=1, description=f"training {name}"))

@@ -190,3 +190,15 @@ def test_long_work_shows_a_progress_bar_on_a_terminal(env: Path,
     screen.truncate()
     assert _run("retention", "--dry-run")[0] == 0
     assert "contact_information/client" in screen.getvalue()  # a bar per rule, while it runs
+
+
+def test_eval_understanding_reports_every_item(env: Path) -> None:
+    folder = env / "labelled"
+    folder.mkdir()
+    (folder / "set.jsonl").write_text(
+        json.dumps({"id": "a", "lang": "en", "intents": ["deletion"],
+                    "text": "Please delete my account and all my data."}) + "\n", "utf-8")
+    code, output = _run("eval-understanding", str(folder))
+    assert code == 0 and output.startswith("items: 1 ")
+    assert "privacy recall 1.000 (1/1)" in output
+    assert _run("eval-understanding", str(env / "empty"))[0] == 2
