@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-
 import dkim
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot import authn
+from tests.dkimkeys import key_pair
 
 MX = "mx.stelloloxonpro.com"
 
@@ -110,13 +107,7 @@ def test_subdomain_header_from_is_not_the_from_domain() -> None:
 
 @pytest.fixture(scope="module")
 def key() -> tuple[bytes, bytes]:
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(serialization.Encoding.PEM,
-                                serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption())
-    der = private.public_key().public_bytes(serialization.Encoding.DER,
-                                            serialization.PublicFormat.SubjectPublicKeyInfo)
-    return pem, b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
+    return key_pair()
 
 
 def _signed(key: tuple[bytes, bytes], raw: bytes, domain: str = "example.com",
