@@ -17,6 +17,7 @@ from bot.cases import set_status
 from bot.context import App
 from bot.incoming import Incoming, reply_to
 from bot.understand import PRIVACY_INTENTS, Intent, Understanding
+from bot.understand.core import CONFLICTING_RIGHTS
 from storage import models
 from storage.db import audit
 
@@ -24,10 +25,6 @@ ASKING = "awaiting_choice"
 # The numbered list, in the order the reply shows it (the policy's order).
 CHOICES: tuple[str, ...] = ("access", "correction", "deletion", "restriction", "optout",
                             "usage_report")
-CONFLICTS: tuple[frozenset[str], ...] = (
-    frozenset({"deletion", "correction"}),
-    frozenset({"deletion", "restriction"}),
-)
 ACT_AT_ONCE = frozenset({"optout"})
 CLEAR = 0.8  # probability an act-at-once right needs, with no other right in sight
 IN_SIGHT = 0.2  # a right this likely counts as "mentioned"
@@ -41,7 +38,7 @@ def reason_to_ask(meaning: Understanding) -> str | None:
     rights_in_sight = _in_sight(meaning)
     if meaning.unsure and rights_in_sight:
         return "no right is clear: " + ", ".join(sorted(rights_in_sight))
-    for pair in CONFLICTS:
+    for pair in CONFLICTING_RIGHTS:
         if pair <= names:
             return "conflicting rights: " + " and ".join(sorted(pair))
     for name in ACT_AT_ONCE & names:
@@ -90,7 +87,7 @@ def chosen(session: Session, app: App, case: models.Case, picks: tuple[str, ...]
     session.add(case)
     audit(session, "case.clarified", at=app.clock.now(), case_id=case.id,
           inbound_id=inbound_id, intents=list(picks))
-    conflicts = [pair for pair in CONFLICTS if pair <= set(picks)]
+    conflicts = [pair for pair in CONFLICTING_RIGHTS if pair <= set(picks)]
     return Understanding(  # rights that conflict even when chosen are for staff to settle
         intents=tuple(Intent(n, 1.0, ("clarify.answer",)) for n in picks),
         language=case.language,

@@ -435,11 +435,11 @@ def train(
                                                 "(default: the one the package ships).")] = None,
 ) -> None:
     """Train the intent model again from tests/data/labelled and tests/data/train."""
-    from bot.understand import classifier, training
+    from bot.understand import INTENTS, classifier, training
 
     items = training.training_items()
     with _progress(_console()) as bar:
-        task = bar.add_task("training", total=len(training.INTENTS))
+        task = bar.add_task("training", total=len(INTENTS))
         model = training.train(items, progress=lambda name: bar.update(
             task, advance=1, description=f"training {name}"))
     target = output or classifier.MODEL_PATH
@@ -550,6 +550,8 @@ def note(case_ref: str, text: str) -> None:
 
 # ------------------------------------------------------------ issue 14: the staff dashboard
 
+NewPassword = Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                          help="Asked for when not given (never echoed).")]
 staff_cli = typer.Typer(no_args_is_help=True, help="Staff accounts of the web dashboard.")
 cli.add_typer(staff_cli, name="staff")
 
@@ -558,9 +560,7 @@ cli.add_typer(staff_cli, name="staff")
 @one_line_errors
 def staff_add(
     username: str,
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
-                                          confirmation_prompt=True,
-                                          help="Asked for when not given (never echoed).")],
+    password: NewPassword,
     name: Annotated[str, typer.Option(help="Name shown on pages and in the audit log.")] = "",
 ) -> None:
     """Create a dashboard login (the password is stored as a scrypt hash only)."""
@@ -578,9 +578,7 @@ def staff_add(
 @one_line_errors
 def staff_password(
     username: str,
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
-                                          confirmation_prompt=True,
-                                          help="Asked for when not given (never echoed).")],
+    password: NewPassword,
 ) -> None:
     """Set a new dashboard password; the account's open sessions end."""
     from bot.dashboard.auth import StaffAccountError, set_password

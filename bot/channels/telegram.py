@@ -472,15 +472,18 @@ def parse_command(text: str) -> tuple[str, str]:
 
 
 def privacy_keyboard() -> InlineKeyboardMarkup:
-    buttons = [InlineKeyboardButton(label, callback_data=f"right:{name}")
-               for name, (label, _) in RIGHTS.items()]
-    return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
+    return _two_columns([InlineKeyboardButton(label, callback_data=f"right:{name}")
+                         for name, (label, _) in RIGHTS.items()])
 
 
 def choice_keyboard() -> InlineKeyboardMarkup:
     """The numbered rights of bot.clarify as buttons; a press answers with its number."""
-    buttons = [InlineKeyboardButton(f"{n}. {RIGHTS[name][0]}", callback_data=f"choice:{n}")
-               for n, name in enumerate(CHOICES, 1)]
+    return _two_columns([InlineKeyboardButton(f"{n}. {RIGHTS[name][0]}",
+                                              callback_data=f"choice:{n}")
+                         for n, name in enumerate(CHOICES, 1)])
+
+
+def _two_columns(buttons: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
 
 

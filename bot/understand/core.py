@@ -29,7 +29,7 @@ MODEL_ONLY_MARGIN = 0.25
 # The rules' explicit phrasings (weights 0.85-0.95, "delete my account") are high-precision:
 # where they fire plainly in the body, the model may not talk a verified right away.
 RULE_FLOOR = 0.9
-RULE_FLOOR_INTENTS = frozenset({"access", "deletion", "correction", "restriction", "usage_report"})
+RULE_FLOOR_INTENTS = PRIVACY_INTENTS - {"optout"}  # the rights that need a code
 WEAK_FLOOR = 0.2  # a weak guess below this is not worth naming (rules alone: any hit)
 # Long texts only need the rules of their own language (and English, which turns up inside
 # letters in every language); short ones get all rules, their language is guessed from them.

@@ -267,10 +267,7 @@ def _prf(pairs: list[tuple[str, str]]) -> dict[str, Prf]:
         tp = sum(1 for g, p in pairs if g == label and p == label)
         fp = sum(1 for g, p in pairs if g != label and p == label)
         fn = sum(1 for g, p in pairs if g == label and p != label)
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        result[label] = Prf(precision, recall, f1, tp + fn)
+        result[label] = _prf_counts(tp, fp, fn)
     return result
 
 

@@ -27,8 +27,6 @@ from bot.understand.evaluate import LabelledItem, load_labelled
 from bot.understand.features import N_FEATURES, featurize
 from bot.understand.model import INTENTS
 
-__all__ = ["INTENTS", "train", "training_items"]
-
 REPO = Path(__file__).resolve().parents[2]
 TRAINING_DIRS = (REPO / "tests" / "data" / "labelled", REPO / "tests" / "data" / "train")
 C = 8.0
