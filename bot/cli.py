@@ -357,9 +357,10 @@ def inbound(
 def process(
     inbound_id: int,
     not_spam: Annotated[bool, typer.Option("--not-spam",
-                                           help="ignore the spam verdict this time")] = False,
+                                           help="a person wrote it: ignore the spam verdict and "
+                                                "the robot rules this time")] = False,
 ) -> None:
-    """Run a filed (backlog, quarantined, spam) message through the pipeline now."""
+    """Run a filed (backlog, quarantined, spam, robot) message through the pipeline now."""
     app = _app()
     with app.write_lock, unit_of_work(app.engine) as session:
         row = session.get(models.InboundMessage, inbound_id)

@@ -181,9 +181,12 @@ def _filtered(session: Session, app: App, row: models.InboundMessage,
         _finish(session, app, row, "spam", verdict)
         spam.tell_staff_if_privacy(session, app, row, parsed)
         return True
-    fired = robots.robot_verdict(parsed) + _loop_rules(app, parsed)
+    released = row.reason == spam.RELEASED  # staff said a person wrote it; loops still stop
+    fired = ([] if released else robots.robot_verdict(parsed)) + _loop_rules(app, parsed)
     if fired:
         _finish(session, app, row, "robot", "automated message", rules=fired)
+        if set(fired) <= robots.SOFT_RULES:  # looks like bulk mail, carries no machine marker
+            spam.tell_staff_if_privacy(session, app, row, parsed)
         return True
     if not parsed.from_addr:
         _quarantine(session, app, row, "no usable From address")

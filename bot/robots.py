@@ -13,14 +13,18 @@ from email.utils import getaddresses
 
 from bot.mime import ParsedMessage
 
-__all__ = ["RULES", "RobotRule", "robot_verdict"]
+__all__ = ["RULES", "SOFT_RULES", "RobotRule", "robot_verdict"]
 
 
 @dataclass(frozen=True)
 class RobotRule:
+    """A named check. A `soft` rule reads how bulk mail usually looks rather than a marker only
+    machines set, so a privacy request it catches still reaches staff (see the pipeline)."""
+
     name: str
     description: str
     check: Callable[[ParsedMessage], bool]
+    soft: bool = False
 
 
 def _values(msg: ParsedMessage, name: str) -> list[str]:
@@ -287,6 +291,58 @@ def _dmarc_report(msg: ParsedMessage) -> bool:
     return bool(_DMARC_SUBJECT_RE.match(msg.subject))
 
 
+# ------------------------------------------------ bulk mail without a machine marker (soft)
+
+_BULK_ROLE_LOCALS = frozenset({
+    "news", "newsletter", "newsletters", "announce", "announcement", "announcements",
+    "marketing", "promo", "promos", "promotion", "promotions", "offers", "deals", "mailings",
+    "mailing", "campaign", "campaigns", "e-news", "enews", "notifications", "notification",
+    "notify", "alerts", "alert", "digest", "leads", "lead-notifications", "webmaster-notify",
+})
+
+
+def _bulk_role_sender(msg: ParsedMessage) -> bool:
+    """From, Sender or Reply-To is a broadcast role (news@, announcements@, notifications@).
+
+    A person writes from their own address or a shared desk (info@, sales@, office@), which
+    stay out of this list."""
+    locals_ = _addr_locals(msg, "from", "sender", "reply-to")
+    return any(local in _BULK_ROLE_LOCALS for local in locals_)
+
+
+_GROUP_RE = re.compile(r"^\s*\"?([^:\"<>@]+?)\"?\s*:\s*;\s*$")
+_LIST_GROUP_RE = re.compile(r"announce|\blist\b|members|subscribers|customers|all[-_ ]", re.I)
+
+
+def _list_group_recipient(msg: ParsedMessage) -> bool:
+    """To is an empty RFC 5322 group named like a distribution list (`IETF-Announce:;`).
+
+    `undisclosed-recipients:;` stays a person: people Bcc their own letters too."""
+    for value in _values(msg, "to"):
+        match = _GROUP_RE.match(value)
+        if match and _LIST_GROUP_RE.search(match.group(1)):
+            return True
+    return False
+
+
+def _machine_payload(msg: ParsedMessage) -> bool:
+    """The text body is an XML document (lead feeds such as ADF): no person types `<?xml`."""
+    return (msg.text or "").lstrip().startswith("<?xml")
+
+
+_FORM_NOTICE_RE = re.compile(
+    r"^\s*(\[[^\]]*\blead\b[^\]]*\]|new (web )?lead\b|new form (submission|entry)\b|"
+    r"new (web ?form|online form) (submission|entry)\b|web ?form submission\b|"
+    r"new submission from\b|.{0,60}\bhas (a )?(new )?leads? for you\b)",
+    re.IGNORECASE,
+)
+
+
+def _form_notification_subject(msg: ParsedMessage) -> bool:
+    """Lead and web-form notifications ('[Online Lead] …', '… has a lead for you')."""
+    return bool(_FORM_NOTICE_RE.match(msg.subject))
+
+
 RULES: tuple[RobotRule, ...] = (
     RobotRule("auto_submitted", "RFC 3834 Auto-Submitted header other than 'no'", _auto_submitted),
     RobotRule(
@@ -332,7 +388,17 @@ RULES: tuple[RobotRule, ...] = (
               _bulk_return_path),
     RobotRule("dmarc_report", "RFC 7489 aggregate report ('Report Domain: ... Submitter: ...')",
               _dmarc_report),
+    RobotRule("bulk_role_sender", "From/Sender/Reply-To is a broadcast role (news@, newsletter@, "
+              "announcements@, notifications@, ...)", _bulk_role_sender, soft=True),
+    RobotRule("list_group_recipient", "To is an empty group named like a list (IETF-Announce:;)",
+              _list_group_recipient, soft=True),
+    RobotRule("machine_payload", "the text body is an XML document (lead feeds)",
+              _machine_payload, soft=True),
+    RobotRule("form_notification_subject", "lead / web-form notification subject",
+              _form_notification_subject, soft=True),
 )
+
+SOFT_RULES = frozenset(rule.name for rule in RULES if rule.soft)
 
 
 def robot_verdict(msg: ParsedMessage) -> list[str]:

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 __all__ = ["RELEASED", "SpamdResult", "ask_spamd", "filter_verdict", "mx_verdict",
            "tell_staff_if_privacy"]
 
-RELEASED = "released by staff: not spam"  # `process ID --not-spam`: the verdict is ignored
+RELEASED = "released by staff: not spam"  # `process ID --not-spam`: spam and robot verdicts ignored
 _YES = ("yes", "true")
 _RSPAMD_SPAM_ACTIONS = ("reject", "add header", "rewrite subject")
 

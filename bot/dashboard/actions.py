@@ -11,6 +11,7 @@ import logging
 
 from sqlmodel import Session
 
+from bot import spam
 from bot.cases import case_by_ref
 from bot.context import App
 from bot.dashboard.auth import StaffUser
@@ -66,6 +67,8 @@ def process_now(app: App, user: StaffUser, inbound_id: int) -> str:
         row = _filed(session, inbound_id)
         audit(session, "inbound.requeued", at=app.clock.now(), actor=user.actor,
               inbound_id=row.id, old=row.status)
+        # staff chose to process filed spam or robot mail: they vouch that a person wrote it
+        row.reason = spam.RELEASED if row.status in ("spam", "robot") else None
         row.status = "new"
         session.add(row)
     status = process_inbound(app, inbound_id)

@@ -95,6 +95,24 @@ def test_bounce_and_out_of_office_get_no_reply(seeded: App, run_daemon: Callable
     assert len(_rows(app, models.Case)) == 1
 
 
+def test_bulk_mail_gets_no_reply_but_a_privacy_request_in_it_reaches_staff(
+    seeded: App, run_daemon: Callable
+) -> None:
+    app = seeded
+    sale = make_mail("Winter sale: 30% off all resin until Sunday.",
+                     sender="news@resinshop.example", subject="Winter sale")
+    request = make_mail("Please erase all personal data you keep about me.",
+                        sender="newsletter@clientfirm.example", subject="My data")
+    with run_daemon(app) as daemon:
+        _send(daemon.smtp_port, sale, sender="news@resinshop.example")
+        _send(daemon.smtp_port, request, sender="newsletter@clientfirm.example")
+        [notice] = wait_until(lambda: len(outbox_messages(app)) == 1 and outbox_messages(app))
+    assert notice["To"] == app.settings.staff_address
+    assert "deletion" in notice.get_body(preferencelist=("plain",)).get_content()
+    assert sorted(r.status for r in _rows(app, models.InboundMessage)) == ["robot", "robot"]
+    assert _rows(app, models.Case) == []
+
+
 def test_oversized_message_gets_552_and_foreign_recipient_550(
     make_app: Callable[..., App], run_daemon: Callable
 ) -> None:

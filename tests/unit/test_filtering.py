@@ -51,6 +51,45 @@ def test_a_person_is_still_answered(app: App) -> None:
     assert len(_replies_to(app, "jane@example.com")) >= 1
 
 
+def test_bulk_looking_privacy_request_goes_to_staff(app: App) -> None:
+    """A soft rule (no machine marker) may catch a person: their request reaches staff."""
+    raw = make_mail("Please delete all personal data you hold about me.",
+                    sender="newsletter@clientfirm.example")
+    assert _inject(app, raw) == "robot"
+    assert _replies_to(app, "newsletter@clientfirm.example") == []
+    [notice] = _replies_to(app, "staff@stelloloxonpro.com")
+    assert notice.purpose == "staff_spam_privacy" and b"deletion" in notice.raw
+
+
+def test_bounce_quoting_a_privacy_request_does_not_bother_staff(app: App) -> None:
+    raw = make_mail("Please delete all personal data you hold about me.",
+                    sender="MAILER-DAEMON@mx.example.com", subject="Undelivered Mail")
+    assert _inject(app, raw) == "robot"
+    assert _rows(app, models.Outbox) == []
+
+
+def test_bulk_mail_without_a_privacy_request_stays_quiet(app: App) -> None:
+    assert _inject(app, (ROBOTS / "bulk_role_sender.eml").read_bytes()) == "robot"
+    assert _rows(app, models.Outbox) == []
+
+
+def test_staff_can_release_robot_mail_a_person_wrote(app: App, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import cli
+
+    raw = make_mail("Please delete all personal data you hold about me.",
+                    sender="news@clientfirm.example")
+    assert _inject(app, raw) == "robot"
+    [row] = _rows(app, models.InboundMessage)
+    monkeypatch.setenv("STELLOLOXON_DATA_DIR", str(app.settings.data_dir))
+    monkeypatch.setenv("STELLOLOXON_DEMO_DATA", "false")
+    result = CliRunner().invoke(cli, ["process", str(row.id), "--not-spam"])
+    assert result.exit_code == 0, result.output
+    assert f"inbound #{row.id} processed" in result.output
+    assert _replies_to(app, "news@clientfirm.example")
+
+
 # --------------------------------------------------------------------------------- spam
 
 OUR_MX = "mx.stelloloxonpro.com"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.mime import ParsedMessage, parse_message
-from bot.robots import RULES, robot_verdict
+from bot.robots import RULES, SOFT_RULES, robot_verdict
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
 
@@ -40,8 +40,15 @@ def test_rule_names_in_contract_order() -> None:
         "bulk_sender_headers",
         "bulk_return_path",
         "dmarc_report",
+        "bulk_role_sender",
+        "list_group_recipient",
+        "machine_payload",
+        "form_notification_subject",
     ]
     assert all(rule.description for rule in RULES)
+    soft = {"bulk_role_sender", "list_group_recipient", "machine_payload",
+            "form_notification_subject"}
+    assert set(SOFT_RULES) == soft
 
 
 @pytest.mark.parametrize(
@@ -62,7 +69,7 @@ def test_rule_names_in_contract_order() -> None:
         ),
         ("ooo_de_x_autoreply.eml", ["auto_reply_headers", "auto_reply_subject"]),
         ("mailing_list.eml", ["list_headers"]),
-        ("precedence_bulk.eml", ["precedence"]),
+        ("precedence_bulk.eml", ["precedence", "bulk_role_sender"]),
         ("noreply.eml", ["noreply_sender"]),
     ],
 )
@@ -203,10 +210,14 @@ ROBOTS = MAIL / "robots"
         ("list_software_sender.eml", ["list_software_sender"]),
         ("list_notice_subject.eml", ["list_notice_subject"]),
         ("complaint_report.eml", ["complaint_report"]),
-        ("bulk_sender_headers.eml", ["bulk_sender_headers"]),
+        ("bulk_sender_headers.eml", ["bulk_sender_headers", "bulk_role_sender"]),
         ("dmarc_report.eml", ["dmarc_report"]),
         ("bulk_return_path.eml", ["bulk_return_path"]),
         ("dsn_with_project_request.eml", ["delivery_system_name"]),
+        ("bulk_role_sender.eml", ["bulk_role_sender"]),
+        ("list_group_recipient.eml", ["list_group_recipient"]),
+        ("machine_payload.eml", ["machine_payload"]),
+        ("form_notification_subject.eml", ["form_notification_subject"]),
     ],
 )
 def test_each_rule_has_its_own_mail(name: str, fired: list[str]) -> None:
@@ -235,6 +246,15 @@ def test_every_rule_has_a_test_mail() -> None:
         "From: Anna Admin <anna@example.com>",
         "From: Delivery Team <delivery@example.com>",
         "X-Mailer: Apple Mail (2.3445)",
+        "Reply-To: info@clientfirm.example",
+        "Sender: sales@clientfirm.example",
+        "Reply-To: office@clientfirm.example",
+        "To: undisclosed-recipients:;",
+        "To: Undisclosed recipients:;",
+        "Subject: Lead time for my print?",
+        "Subject: Leads and wires for the robot housing",
+        "Subject: New submission of files for SP-2025-0042",
+        "Subject: Contact form: please delete my data",
     ],
 )
 def test_people_are_not_robots(headers: str) -> None:
@@ -273,3 +293,24 @@ def test_mail_delivery_names() -> None:
                  "Mail Administrator", "MAILER-DAEMON", "Postmaster"):
         msg = parse_message(f"From: {name} <relay@mx.example.com>\nSubject: x\n\nb\n".encode())
         assert robot_verdict(msg) == ["delivery_system_name"], name
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "fired"),
+    [
+        ("From: Newsletter <newsletter@shop.example>", "Hello", ["bulk_role_sender"]),
+        ("Reply-To: announcements@shop.example", "Hello", ["bulk_role_sender"]),
+        ("To: Customers-List:;", "Hello", ["list_group_recipient"]),
+        ("Content-Type: text/plain; charset=utf-8",
+         "<?xml version='1.0'?>\n<lead><name>A</name></lead>", ["machine_payload"]),
+        ("Subject: [Online Lead] Lead #77", "Name: A", ["form_notification_subject"]),
+        ("Subject: New form submission: Quote", "Name: A", ["form_notification_subject"]),
+    ],
+)
+def test_bulk_rules(headers: str, body: str, fired: list[str]) -> None:
+    assert robot_verdict(make(headers, body)) == fired
+
+
+def test_xml_mentioned_by_a_person_is_not_a_payload() -> None:
+    body = "Hi, my slicer exports <?xml headers in the 3MF, is that a problem?"
+    assert robot_verdict(make("Subject: 3MF question", body)) == []
