@@ -9,6 +9,8 @@ that stands for one).
 Usage:
   .venv/bin/python bench/bench_corpus_replies.py                       # this tree
   .venv/bin/python bench/bench_corpus_replies.py --tree /tmp/main-tree # another checkout
+  .venv/bin/python bench/bench_corpus_replies.py --corpus tests/data/heldout_mail \
+      --labels tests/data/heldout_mail/LABELS.tsv                          # held-out mails
       [--spamd 127.0.0.1:783] [--corpus DIR] [--list]
 Another tree is e.g. `git archive 7294f4f | tar -x -C /tmp/main-tree` (run with this venv).
 """
@@ -77,10 +79,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", type=Path, default=HERE.parent)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--labels", type=Path, default=LABELS,
+                        help="TSV: path, robot|spam|person, note (default: the shared corpus')")
     parser.add_argument("--spamd", help="host:port of a spamd to ask (this tree only)")
     parser.add_argument("--list", action="store_true", help="print labelled mails answered")
     args = parser.parse_args()
-    labels = load_labels()
+    labels = load_labels(args.labels)
     results = run(args.tree.resolve(), args.corpus, args.spamd)
     statuses = Counter(status for status, _ in results.values())
     code = Path(sys.modules["bot"].__file__ or "").parent.parent
@@ -92,7 +96,8 @@ def main() -> None:
         if args.list:
             for rel in answered:
                 print(f"    {rel} ({results[rel][0]})")
-    unlabelled = {rel: status for rel, (status, _) in results.items() if rel not in labels}
+    unlabelled = {rel: status for rel, (status, _) in results.items()
+                  if labels.get(rel) not in ("robot", "spam")}
     answered = sum(1 for rel in unlabelled if results[rel][1])
     held = Counter(s for s in unlabelled.values() if s in ("robot", "spam", "duplicate"))
     print(f"  unlabelled (people and test mails): {answered} of {len(unlabelled)} answered; "
