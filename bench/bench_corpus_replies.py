@@ -60,7 +60,8 @@ def run(tree: Path, corpus: Path, spamd: str | None) -> dict[str, tuple[str, int
         app = bootstrap(Settings(_env_file=None, data_dir=Path(tmp), **values))  # type: ignore[call-arg]
         staff = app.settings.staff_address
         results: dict[str, tuple[str, int]] = {}
-        for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
+        for path in sorted(p for p in corpus.rglob("*")
+                           if p.is_file() and p.suffix not in (".tsv", ".md")):
             inbound_id, _ = store_raw(app, "inject", path.read_bytes())
             with unit_of_work(app.engine) as session:
                 before = max(session.exec(select(models.Outbox.id)).all() or [0])

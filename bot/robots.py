@@ -343,6 +343,52 @@ def _form_notification_subject(msg: ParsedMessage) -> bool:
     return bool(_FORM_NOTICE_RE.match(msg.subject))
 
 
+def _list_unsubscribe(msg: ParsedMessage) -> bool:
+    """RFC 2369 List-Unsubscribe alone: mail clients never add it, bulk and transactional
+    senders do. Soft, because a client may write from a CRM that adds it."""
+    return "list-unsubscribe" in msg.headers
+
+
+_VIA_NAME_RE = re.compile(r"\S\s+via\s+\S", re.IGNORECASE)
+
+
+def _sent_via_platform(msg: ParsedMessage) -> bool:
+    """From name "Anna Example via Docusign": a platform sending in a person's name (the
+    person is in Reply-To, but what arrives is the platform's notice)."""
+    names = [name for name, _addr in getaddresses(_values(msg, "from"))] + [msg.from_name]
+    return any(_VIA_NAME_RE.search(name) for name in names if name)
+
+
+# Outbound markers only: Mailgun and Amazon SES also stamp mail they *receive*
+# (X-Mailgun-Incoming, X-SES-Receipt), and a company may receive its mail through them.
+_PLATFORM_HEADERS = frozenset({
+    "x-mailgun-sid", "x-mailgun-variables", "x-ses-outgoing", "x-sg-eid", "x-sg-id",
+    "x-mc-user", "x-mandrill-user", "x-pm-message-id", "x-postmark-server", "x-mailjet-campaign",
+    "x-campaignid", "x-campaign-id", "x-mailchimp-campaign", "x-cr-mailingid", "feedback-id",
+    "x-feedback-id", "x-report-abuse", "x-sfmc-stack", "x-marketo-id", "x-hubspot-mid",
+})
+_PLATFORM_HEADER_PREFIXES = (
+    "x-shopify-", "x-kmail-", "x-klaviyo-", "x-docusign-", "x-intuit-", "x-github-",
+    "x-gitlab-", "x-jira-", "x-sentry-", "x-linkedin-", "x-stripe-", "x-zendesk-",
+    "x-freshdesk-", "x-hs-",
+)
+_PLATFORM_MAILER_RE = re.compile(
+    r"^\s*(prestashop|woocommerce|magento|shopware|shopify|lexoffice|sevdesk|quickbooks|xero|"
+    r"mailchimp|sendgrid|mailgun|mailjet|brevo|sendinblue|cleverreach|hubspot|salesforce|"
+    r"zendesk|freshdesk|jira|confluence|gitlab|github|wordpress|wpforms|drupal|odoo)\b",
+    re.IGNORECASE,
+)
+
+
+def _platform_headers(msg: ParsedMessage) -> bool:
+    """Tracking headers of sending platforms (ESPs, shops, CRMs, trackers): their mail is
+    a notification or a campaign, not a letter."""
+    if any(name in _PLATFORM_HEADERS or name.startswith(_PLATFORM_HEADER_PREFIXES)
+           for name in msg.headers):
+        return True
+    return any(_PLATFORM_MAILER_RE.match(v) for v in _values(msg, "x-mailer"))
+
+
 RULES: tuple[RobotRule, ...] = (
     RobotRule("auto_submitted", "RFC 3834 Auto-Submitted header other than 'no'", _auto_submitted),
     RobotRule(
@@ -396,6 +442,12 @@ RULES: tuple[RobotRule, ...] = (
               _machine_payload, soft=True),
     RobotRule("form_notification_subject", "lead / web-form notification subject",
               _form_notification_subject, soft=True),
+    RobotRule("list_unsubscribe", "RFC 2369 List-Unsubscribe (mail clients never add it)",
+              _list_unsubscribe, soft=True),
+    RobotRule("sent_via_platform", "From name 'Someone via Platform'", _sent_via_platform,
+              soft=True),
+    RobotRule("platform_headers", "tracking headers or X-Mailer of sending platforms (ESPs, "
+              "shops, CRMs, issue trackers)", _platform_headers, soft=True),
 )
 
 SOFT_RULES = frozenset(rule.name for rule in RULES if rule.soft)

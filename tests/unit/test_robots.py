@@ -44,10 +44,14 @@ def test_rule_names_in_contract_order() -> None:
         "list_group_recipient",
         "machine_payload",
         "form_notification_subject",
+        "list_unsubscribe",
+        "sent_via_platform",
+        "platform_headers",
     ]
     assert all(rule.description for rule in RULES)
     soft = {"bulk_role_sender", "list_group_recipient", "machine_payload",
-            "form_notification_subject"}
+            "form_notification_subject", "list_unsubscribe", "sent_via_platform",
+            "platform_headers"}
     assert set(SOFT_RULES) == soft
 
 
@@ -68,8 +72,8 @@ def test_rule_names_in_contract_order() -> None:
             ["auto_submitted", "auto_reply_headers", "auto_reply_subject"],
         ),
         ("ooo_de_x_autoreply.eml", ["auto_reply_headers", "auto_reply_subject"]),
-        ("mailing_list.eml", ["list_headers"]),
-        ("precedence_bulk.eml", ["precedence", "bulk_role_sender"]),
+        ("mailing_list.eml", ["list_headers", "list_unsubscribe"]),
+        ("precedence_bulk.eml", ["precedence", "bulk_role_sender", "list_unsubscribe"]),
         ("noreply.eml", ["noreply_sender"]),
     ],
 )
@@ -90,7 +94,7 @@ def test_sample_messages(name: str, fired: list[str]) -> None:
         ("Precedence: first-class", []),
         ("List-Id: <models.lists.example.com>", ["list_headers"]),
         ("List-Post: <mailto:models@lists.example.com>", ["list_headers"]),
-        ("List-Unsubscribe: <mailto:u@example.com>", []),
+        ("List-Unsubscribe: <mailto:u@example.com>", ["list_unsubscribe"]),
         ("X-Autoreply: yes", ["auto_reply_headers"]),
         ("X-Autorespond: Vacation", ["auto_reply_headers"]),
         ("X-Auto-Response-Suppress: OOF, DR", ["auto_reply_headers"]),
@@ -210,7 +214,8 @@ ROBOTS = MAIL / "robots"
         ("list_software_sender.eml", ["list_software_sender"]),
         ("list_notice_subject.eml", ["list_notice_subject"]),
         ("complaint_report.eml", ["complaint_report"]),
-        ("bulk_sender_headers.eml", ["bulk_sender_headers", "bulk_role_sender"]),
+        ("bulk_sender_headers.eml",
+         ["bulk_sender_headers", "bulk_role_sender", "list_unsubscribe"]),
         ("dmarc_report.eml", ["dmarc_report"]),
         ("bulk_return_path.eml", ["bulk_return_path"]),
         ("dsn_with_project_request.eml", ["delivery_system_name"]),
@@ -218,6 +223,9 @@ ROBOTS = MAIL / "robots"
         ("list_group_recipient.eml", ["list_group_recipient"]),
         ("machine_payload.eml", ["machine_payload"]),
         ("form_notification_subject.eml", ["form_notification_subject"]),
+        ("list_unsubscribe.eml", ["list_unsubscribe"]),
+        ("sent_via_platform.eml", ["sent_via_platform"]),
+        ("platform_headers.eml", ["platform_headers"]),
     ],
 )
 def test_each_rule_has_its_own_mail(name: str, fired: list[str]) -> None:
@@ -239,7 +247,6 @@ def test_every_rule_has_a_test_mail() -> None:
         "Subject: My message could not be delivered to your sales team",
         "Subject: Welcome aboard",
         "Subject: Report on the domain of 3D printing",
-        "List-Unsubscribe: <mailto:u@example.com>",
         "Sender: Anna Example <anna@example.com>",
         "Return-Path: <anna@example.com>",
         "Return-Path: <bouncer.design@example.com>",
@@ -255,6 +262,10 @@ def test_every_rule_has_a_test_mail() -> None:
         "Subject: Leads and wires for the robot housing",
         "Subject: New submission of files for SP-2025-0042",
         "Subject: Contact form: please delete my data",
+        "X-Mailgun-Incoming: Yes",
+        "X-SES-Receipt: AEFBQUFBQUFBQUFH",
+        "X-Mailer: Microsoft Outlook 16.0",
+        "From: Olivia Viaud <olivia@example.com>",
     ],
 )
 def test_people_are_not_robots(headers: str) -> None:
@@ -314,3 +325,16 @@ def test_bulk_rules(headers: str, body: str, fired: list[str]) -> None:
 def test_xml_mentioned_by_a_person_is_not_a_payload() -> None:
     body = "Hi, my slicer exports <?xml headers in the 3MF, is that a problem?"
     assert robot_verdict(make("Subject: 3MF question", body)) == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "fired"),
+    [
+        ("From: Sam Example via Forms <forms@platform.example>", ["sent_via_platform"]),
+        ("X-Mailer: PrestaShop", ["platform_headers"]),
+        ("Feedback-ID: 1.eu-west-1.abc:AmazonSES", ["platform_headers"]),
+        ("X-Shopify-Email-Campaign: 945", ["platform_headers"]),
+    ],
+)
+def test_platform_rules(headers: str, fired: list[str]) -> None:
+    assert robot_verdict(make(headers)) == fired
