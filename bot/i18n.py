@@ -46,3 +46,8 @@ def _compiled(path: Path, _mtime_ns: int) -> Translations:
     write_mo(buffer, catalog, use_fuzzy=False)
     buffer.seek(0)
     return Translations(fp=buffer, domain=DOMAIN)
+
+
+def N_(message: str) -> str:
+    """Mark a Python string for the catalogs (pybabel extracts it); translated where shown."""
+    return message

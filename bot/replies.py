@@ -78,8 +78,9 @@ class Renderer:
             extensions=["jinja2.ext.i18n"],
         )
         env.policies["ext.i18n.trimmed"] = True
-        env.install_gettext_translations(  # type: ignore[attr-defined]
-            load_translations(lang, self.translations_dir), newstyle=True)
+        translations = load_translations(lang, self.translations_dir)
+        env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+        env.globals["translations"] = translations
         env.filters["date"] = _date_filter
         env.filters["number"] = _number_filter
         env.globals["lang"] = lang

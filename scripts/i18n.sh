@@ -9,13 +9,13 @@ PYBABEL="${PYBABEL:-.venv/bin/pybabel}"
 DIR=bot/translations
 POT="$DIR/messages.pot"
 extract() {
-  "$PYBABEL" extract -F babel.cfg -k N_ --no-location --omit-header --sort-output \
+  "$PYBABEL" -q extract -F babel.cfg -k N_ --no-location --omit-header --sort-output \
     --project stelloloxon-bot -o "$POT" . >/dev/null
 }
 case "${1:-update}" in
   update)
     extract
-    "$PYBABEL" update -i "$POT" -d "$DIR" --no-fuzzy-matching --ignore-obsolete --omit-header >/dev/null
+    "$PYBABEL" -q update -i "$POT" -d "$DIR" --no-fuzzy-matching --ignore-obsolete >/dev/null
     ;;
   init)
     extract
