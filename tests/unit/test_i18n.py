@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from babel.messages.catalog import Catalog
@@ -35,8 +36,8 @@ def _read(path: Path) -> Catalog:
         return read_po(f)
 
 
-def _ids(catalog: Catalog) -> set[str | tuple[str, ...]]:
-    return {m.id for m in catalog if m.id}
+def _ids(catalog: Catalog) -> set[tuple[Any, str | None]]:
+    return {(m.id, m.context) for m in catalog if m.id}
 
 
 def test_every_language_the_bot_understands_has_a_catalog() -> None:
