@@ -35,11 +35,13 @@ def load_translations(lang: str, directory: Path = TRANSLATIONS_DIR) -> NullTran
     path = po_path(lang, directory)
     if lang == FALLBACK_LANGUAGE or not path.is_file():
         return NullTranslations()
-    return _compiled(path, path.stat().st_mtime_ns)
+    stat = path.stat()
+    return _compiled(path, stat.st_mtime_ns, stat.st_size)
 
 
 @cache
-def _compiled(path: Path, _mtime_ns: int) -> Translations:
+def _compiled(path: Path, _mtime_ns: int, _size: int) -> Translations:
+    """`path` read and compiled; a changed file (time or size) is read again."""
     with path.open("rb") as po:
         catalog = read_po(po, locale=path.parent.parent.name, domain=DOMAIN)
     buffer = io.BytesIO()

@@ -117,6 +117,26 @@ def test_the_loaded_catalog_is_the_current_po(tmp_path: Path) -> None:
     assert i18n.load_translations("sv", folder).gettext("Hello,") == "Hejsan,"
 
 
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_bot_serves_every_translated_entry_of_the_committed_po(lang: str) -> None:
+    translations = i18n.load_translations(lang)
+    wrong = []
+    for m in _read(i18n.po_path(lang)):
+        if not m.id or m.fuzzy or not _translated(m.string):
+            continue
+        if isinstance(m.id, tuple):
+            got = tuple(translations.ngettext(*m.id, n) for n in (1, 2))
+            want = (m.string[0], m.string[1] if len(m.string) > 1 else m.string[0])
+            if lang in ("de", "en", "nl", "sv", "el") and got != want:
+                wrong.append(m.id[0])
+        elif m.context:
+            if translations.pgettext(m.context, m.id) != m.string:
+                wrong.append(m.id)
+        elif translations.gettext(m.id) != m.string:
+            wrong.append(m.id)
+    assert not wrong, wrong[:5]
+
+
 def _with_translation(po_source: str, msgid: str, msgstr: str) -> str:
     return po_source.replace(f'msgid "{msgid}"\nmsgstr ""', f'msgid "{msgid}"\nmsgstr "{msgstr}"')
 
