@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +186,16 @@ def test_renders_in_different_languages_do_not_share_gettext() -> None:
     assert renderer.env_for("de") is renderer.env_for("de")
     assert renderer.env_for("de") is not renderer.env_for("fr")
     assert renderer.env_for("de").globals["lang"] == "de"
+
+
+def test_concurrent_renders_in_two_languages_keep_their_language() -> None:
+    renderer = Renderer(REPO_ROOT / "templates")
+    langs = ["de", "en"] * 40
+
+    def first_line(lang: str) -> tuple[str, str]:
+        return lang, renderer.render("ack", lang, **_context("ack")).text.splitlines()[0]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(first_line, langs))
+    assert {line for lang, line in results if lang == "de"} == {"Guten Tag,"}
+    assert {line for lang, line in results if lang == "en"} == {"Hello,"}
