@@ -10,15 +10,22 @@ DIR=bot/translations
 POT="$DIR/messages.pot"
 extract() {
   "$PYBABEL" -q extract -F babel.cfg -k N_ --no-location --omit-header --sort-output \
-    --project stelloloxon-bot -o "$POT" . >/dev/null
+    --project stelloloxon-bot -o "$1" . >/dev/null
 }
 case "${1:-update}" in
   update)
-    extract
+    # The .pot has no header, so it only changes when a message does; unchanged -> nothing to do
+    # (keeps `make i18n` from touching every .po's POT-Creation-Date). FORCE=1 updates anyway.
+    fresh="$(mktemp)"
+    extract "$fresh"
+    if [ -f "$POT" ] && cmp -s "$fresh" "$POT" && [ -z "${FORCE:-}" ]; then
+      rm -f "$fresh"; echo "catalogs up to date"; exit 0
+    fi
+    mv "$fresh" "$POT" && chmod 644 "$POT"
     "$PYBABEL" -q update -i "$POT" -d "$DIR" --no-fuzzy-matching --ignore-obsolete >/dev/null
     ;;
   init)
-    extract
+    extract "$POT"
     "$PYBABEL" init -i "$POT" -d "$DIR" -l "$2"
     ;;
   check)
