@@ -2,6 +2,7 @@ FROM python:3.11-slim-bookworm
 RUN useradd --create-home --uid 10001 bot
 WORKDIR /app
 COPY pyproject.toml README.md ./
+# bot/ carries bot/translations (the .po catalogs), read at run time
 COPY bot ./bot
 COPY storage ./storage
 COPY templates ./templates

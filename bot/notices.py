@@ -28,7 +28,7 @@ BATCH = 200
 
 
 class UnknownTemplate(ValueError):
-    """No templates/email/en/<name>.txt.j2: nothing would be sent."""
+    """No templates/email/<name>.txt.j2: nothing would be sent."""
 
 
 @dataclass
@@ -75,10 +75,10 @@ def count_recipients(app: App) -> int:
 
 def _require_template(app: App, template: str) -> None:
     try:
-        app.renderer.env.get_template(f"email/en/{template}.txt.j2")
-        app.renderer.env.get_template(f"email/en/{template}.subject.j2")
+        app.renderer.env.get_template(f"email/{template}.txt.j2")
+        app.renderer.env.get_template(f"email/{template}.subject.j2")
     except TemplateNotFound:
-        raise UnknownTemplate(f"no template email/en/{template}.(subject|txt).j2") from None
+        raise UnknownTemplate(f"no template email/{template}.(subject|txt).j2") from None
 
 
 def _first_free_slot(app: App, prefix: str) -> datetime:

@@ -34,7 +34,7 @@ from bot.rights.deletion import (
 )
 from bot.rights.export import build_export, collect, generate_password
 from bot.rights.restriction import restrict, set_marketing_opt_out
-from bot.rights.summary import strings_for
+from bot.rights.summary import table_labels
 from bot.rights.usage import usage_report
 from bot.staff import escalate
 from bot.understand import Understanding
@@ -280,7 +280,7 @@ def _fulfil_access(session: Session, app: App, incoming: Incoming, case: models.
     result = build_export(session, app, case.client_id, exports, password=password,
                           language=case.language)
     to = case.requester
-    labels = strings_for(app.renderer.env, case.language)["tables"]
+    labels = table_labels(app.renderer.env_for(case.language))
     if result.size <= app.settings.export_attach_max_bytes:
         attachment = FileAttachment(result.path.name, result.path.read_bytes(),
                                     "application/zip")

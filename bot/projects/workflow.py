@@ -44,7 +44,7 @@ STATUS_TEXT = {
     "completed": "completed",
     "cancelled": "cancelled",
 }
-# what the code mail says each gated action is (names known to templates/email/en/_intents.j2)
+# what the code mail says each gated action is (names known to templates/email/_intents.j2)
 CODE_MAIL_NAMES = {"project_status": "project_status", "invoice_copy": "billing"}
 
 _RESEND_RE = re.compile(

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.i18n import N_
+
 
 class ClientNotFound(LookupError):
     """No client with that id."""
@@ -17,20 +19,20 @@ class ClientNotFound(LookupError):
 
 # The policy's "How We Use Your Information" list, verbatim, so replies quote the policy.
 PURPOSES: tuple[str, ...] = (
-    "Process your 3D models according to your specifications and printing requirements",
-    "Communicate with you about project progress, technical questions, and delivery timelines",
-    "Send invoices and handle payment processing for completed work",
-    "Provide technical support and troubleshooting assistance when needed",
-    "Improve our service quality based on client feedback and usage patterns",
-    "Keep records of completed projects for quality assurance and potential future reference",
+    N_("Process your 3D models according to your specifications and printing requirements"),
+    N_("Communicate with you about project progress, technical questions, and delivery timelines"),
+    N_("Send invoices and handle payment processing for completed work"),
+    N_("Provide technical support and troubleshooting assistance when needed"),
+    N_("Improve our service quality based on client feedback and usage patterns"),
+    N_("Keep records of completed projects for quality assurance and potential future reference"),
 )
 P_MODELS, P_COMMUNICATE, P_INVOICE, P_SUPPORT, P_IMPROVE, P_RECORDS = PURPOSES
 
 # Recipient categories from the policy's "Information Sharing and Disclosure" section.
-R_CLOUD = "Cloud storage and email providers (service providers)"
-R_PAYMENTS = "Payment processors (service providers)"
-R_LAW = "Authorities, only when required by law"
-R_NONE = "Nobody outside the company"
+R_CLOUD = N_("Cloud storage and email providers (service providers)")
+R_PAYMENTS = N_("Payment processors (service providers)")
+R_LAW = N_("Authorities, only when required by law")
+R_NONE = N_("Nobody outside the company")
 
 
 @dataclass(frozen=True)
@@ -49,76 +51,76 @@ class Category:
 
 CATEGORIES: tuple[Category, ...] = (
     Category(
-        "contact", "Contact information",
-        "Your name, email addresses, phone number, business address and company.",
-        "Provided by you when you contacted us or ordered a service.",
+        "contact", N_("Contact information"),
+        N_("Your name, email addresses, phone number, business address and company."),
+        N_("Provided by you when you contacted us or ordered a service."),
         (P_COMMUNICATE, P_INVOICE, P_SUPPORT),
         (R_CLOUD, R_PAYMENTS),
-        "Kept while you are an active client and for 2 years after your last activity.",
+        N_("Kept while you are an active client and for 2 years after your last activity."),
         ("client", "emails"),
     ),
     Category(
-        "projects", "Project details",
-        "Your projects: titles, specifications, printing requirements, status and dates.",
-        "Provided by you; status and dates recorded by us while doing the work.",
+        "projects", N_("Project details"),
+        N_("Your projects: titles, specifications, printing requirements, status and dates."),
+        N_("Provided by you; status and dates recorded by us while doing the work."),
         (P_MODELS, P_SUPPORT, P_RECORDS),
         (R_CLOUD,),
-        "Kept for 3 years after the project is completed.",
+        N_("Kept for 3 years after the project is completed."),
         ("projects",),
     ),
     Category(
-        "model_files", "3D model files",
-        "The 3D model files you sent us. We never share your designs or use them for "
-        "anything but the work you requested.",
-        "Provided by you.",
+        "model_files", N_("3D model files"),
+        N_("The 3D model files you sent us. We never share your designs or use them for "
+           "anything but the work you requested."),
+        N_("Provided by you."),
         (P_MODELS, P_SUPPORT, P_RECORDS),
         (R_CLOUD,),
-        "Kept for 3 years after the project is completed.",
+        N_("Kept for 3 years after the project is completed."),
         ("model_files",),
     ),
     Category(
-        "communications", "Communications",
-        "A record of the messages exchanged with you (date, channel, address, subject).",
-        "Exchanged between you and us.",
+        "communications", N_("Communications"),
+        N_("A record of the messages exchanged with you (date, channel, address, subject)."),
+        N_("Exchanged between you and us."),
         (P_COMMUNICATE, P_SUPPORT, P_IMPROVE),
         (R_CLOUD,),
-        "Kept for 3 years after the project they concern is completed.",
+        N_("Kept for 3 years after the project they concern is completed."),
         ("communications",),
     ),
     Category(
-        "financial", "Financial records",
-        "Invoices issued to you and payments received from you.",
-        "Created by us from your orders; payment details from the payment processor.",
+        "financial", N_("Financial records"),
+        N_("Invoices issued to you and payments received from you."),
+        N_("Created by us from your orders; payment details from the payment processor."),
         (P_INVOICE,),
         (R_PAYMENTS, R_LAW),
-        "Kept for 7 years from their date, as accounting and tax law requires.",
+        N_("Kept for 7 years from their date, as accounting and tax law requires."),
         ("invoices", "payments"),
     ),
     Category(
-        "website_usage", "Website usage",
-        "Pages of our website you visited and the browser you used.",
-        "Collected automatically by our website.",
+        "website_usage", N_("Website usage"),
+        N_("Pages of our website you visited and the browser you used."),
+        N_("Collected automatically by our website."),
         (P_IMPROVE,),
         (R_CLOUD,),
-        "Deleted after 24 months unless aggregated and anonymised.",
+        N_("Deleted after 24 months unless aggregated and anonymised."),
         ("website_usage",),
     ),
     Category(
-        "disclosures", "Disclosure log",
-        "Our record of when we passed your data to a service provider, what and why.",
-        "Recorded by us.",
+        "disclosures", N_("Disclosure log"),
+        N_("Our record of when we passed your data to a service provider, what and why."),
+        N_("Recorded by us."),
         (P_RECORDS,),
         (R_NONE,),
-        "Kept as long as the records it concerns, to account for what we shared.",
+        N_("Kept as long as the records it concerns, to account for what we shared."),
         ("disclosures",),
     ),
     Category(
-        "privacy_requests", "Your privacy requests",
-        "The requests you made about your data and how we handled them.",
-        "Recorded by us when you wrote to us.",
+        "privacy_requests", N_("Your privacy requests"),
+        N_("The requests you made about your data and how we handled them."),
+        N_("Recorded by us when you wrote to us."),
         (P_COMMUNICATE,),
         (R_NONE,),
-        "Kept to show that we handled your requests as the law requires.",
+        N_("Kept to show that we handled your requests as the law requires."),
         ("privacy_requests",),
     ),
 )

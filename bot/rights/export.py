@@ -155,7 +155,7 @@ def build_export(
     With `password` the ZIP is AES-256 encrypted (WinZip AE-2: 7-Zip / `7z x`, WinZip, Keka and
     The Unarchiver open it; Windows Explorer, macOS Archive Utility and Info-ZIP `unzip` do not).
     Entry names are not encrypted by the ZIP format. summary.html is written in `language`
-    where templates/export/i18n has it, else English.
+    where bot/translations has a catalog for it, else English.
     Audits `file.read` per model file and `export.built` with counts only.
     """
     now = app.clock.now()
@@ -385,7 +385,7 @@ def _write_documents(zf: Any, app: App, records: ClientRecords,
     _write_entry(zf, "data.json", data, now)
     for name, rows in tables.items():
         _write_entry(zf, f"csv/{name}.csv", _csv_bytes(rows), now)
-    html = render_summary(app.renderer.env, document, language, files)
+    html = render_summary(app.renderer.env_for(language), document, language, files)
     _write_entry(zf, "summary.html", html.encode(), now)
 
 

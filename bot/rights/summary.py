@@ -1,14 +1,14 @@
 """summary.html inside an export: the client's data as a document a person reads.
 
-One template (templates/export/summary.html.j2) and one string table per language
-(templates/export/i18n/<lang>.json, English as the fallback). English category texts come from
-`bot.rights.CATEGORIES`; other languages translate them in their table. Dates and money are
-formatted with Babel for the requester's language.
+One template (templates/export/summary.html.j2), its text translated by the gettext catalogs
+(bot/translations/, see bot.i18n) like every reply. The English texts of data categories,
+purposes and recipients come from `bot.rights`, marked with N_() so they are in the catalogs
+too. Dates and money are formatted with Babel for the requester's language.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,76 +16,104 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
-from jinja2 import Environment, TemplateNotFound
+from babel.support import NullTranslations
+from jinja2 import Environment
 
-from bot.rights import CATEGORIES, PURPOSES
+from bot.i18n import FALLBACK_LANGUAGE, N_
+from bot.rights import CATEGORIES
 
 SUMMARY_TEMPLATE = "export/summary.html.j2"
-FALLBACK = "en"
+UNKNOWN = "—"
+
+# Stored values shown to the reader, by their stored code.
+VALUES: dict[str, str] = {
+    "draft": N_("draft"),
+    "quoted": N_("quoted"),
+    "in_progress": N_("in progress"),
+    "delivered": N_("delivered"),
+    "completed": N_("completed"),
+    "cancelled": N_("cancelled"),
+    "open": N_("open"),
+    "paid": N_("paid"),
+    "void": N_("void"),
+    "disputed": N_("disputed"),
+    "awaiting_staff": N_("waiting for our staff"),
+    "awaiting_requester": N_("waiting for you"),
+    "deletion_scheduled": N_("deletion scheduled"),
+    "closed": N_("closed"),
+    "email": N_("email"),
+    "telegram": N_("Telegram"),
+    "card": N_("card"),
+    "bank_transfer": N_("bank transfer"),
+    "access": N_("copy of your data"),
+    "deletion": N_("deletion"),
+    "correction": N_("correction"),
+    "restriction": N_("restriction"),
+    "optout": N_("stop marketing mail"),
+    "usage_report": N_("how your data was used"),
+}
+
+# The export's tables as the reader calls them (also the labels in export_ready/export_link).
+TABLES: dict[str, str] = {
+    "client": N_("your details"),
+    "emails": N_("email addresses"),
+    "projects": N_("projects"),
+    "model_files": N_("3D model files"),
+    "communications": N_("messages"),
+    "invoices": N_("invoices"),
+    "payments": N_("payments"),
+    "website_usage": N_("website visits"),
+    "disclosures": N_("disclosures"),
+    "privacy_requests": N_("privacy requests"),
+}
 
 
-def strings_for(env: Environment, lang: str) -> dict[str, Any]:
-    """The string table for `lang`, falling back to English for a missing language or key."""
-    english = _load(env, FALLBACK)
-    assert english is not None, "templates/export/i18n/en.json is missing"
-    own = _load(env, lang) if lang != FALLBACK else None
-    if own is None:
-        return english
-    merged = {**english, **own}
-    for nested in ("values", "tables"):
-        merged[nested] = {**english[nested], **own.get(nested, {})}
-    return merged
+def translations_of(env: Environment) -> NullTranslations:
+    """The gettext catalog installed in `env` (see Renderer.env_for)."""
+    return env.globals.get("translations") or NullTranslations()  # type: ignore[return-value]
 
 
-def summary_language(env: Environment, lang: str) -> str:
-    """`lang` if the summary has a string table in it, else English."""
-    return lang if _load(env, lang) is not None else FALLBACK
-
-
-def _load(env: Environment, lang: str) -> dict[str, Any] | None:
-    assert env.loader is not None
-    try:
-        source, _, _ = env.loader.get_source(env, f"export/i18n/{lang}.json")
-    except TemplateNotFound:
-        return None
-    return json.loads(source)
+def table_labels(env: Environment) -> dict[str, str]:
+    """The export's table names in `env`'s language."""
+    gettext = translations_of(env).gettext
+    return {name: gettext(label) for name, label in TABLES.items()}
 
 
 @dataclass(frozen=True)
 class Formatter:
     """Values as the reader's language writes them."""
 
-    strings: dict[str, Any]
-
-    @property
-    def locale(self) -> str:
-        return self.strings["locale"]
+    locale: str
+    gettext: Callable[[str], str]
 
     def date(self, value: str | datetime | None) -> str:
         if value is None:
-            return self.strings["unknown"]
+            return UNKNOWN
         when = datetime.fromisoformat(value) if isinstance(value, str) else value
         return format_date(when, format="long", locale=self.locale)
 
     def money(self, cents: int | None, currency: str) -> str:
         if cents is None:
-            return self.strings["unknown"]
+            return UNKNOWN
         return format_currency(cents / 100, currency, locale=self.locale)
 
     def size(self, size: int) -> str:
-        for unit, factor in ((self.strings["mb"], 1024 * 1024), (self.strings["kb"], 1024)):
+        for unit, factor in ((self.gettext("MB"), 1024 * 1024), (self.gettext("KB"), 1024)):
             if size >= factor:
                 number = format_decimal(size / factor, format="#,##0.0", locale=self.locale)
                 return f"{number} {unit}"
         return f"{format_decimal(size, locale=self.locale)} B"
 
     def yes_no(self, value: bool) -> str:
-        return self.strings["yes"] if value else self.strings["no"]
+        return self.gettext("Yes") if value else self.gettext("No")
 
     def value(self, raw: str | None) -> str:
         if not raw:
-            return self.strings["unknown"]
-        return self.strings["values"].get(raw, raw.replace("_", " "))
+            return UNKNOWN
+        return self.gettext(VALUES[raw]) if raw in VALUES else raw.replace("_", " ")
+
+    def table(self, name: str) -> str:
+        return self.gettext(TABLES.get(name, name))
 
     def language(self, code: str | None) -> str:
         try:
@@ -94,40 +122,37 @@ class Formatter:
             return code or self.text(code)
 
     def text(self, value: Any) -> str:
-        return self.strings["unknown"] if value in (None, "") else str(value)
+        return UNKNOWN if value in (None, "") else str(value)
 
 
-def about_categories(strings: dict[str, Any], counts: dict[str, int]) -> list[dict[str, Any]]:
+def about_categories(gettext: Callable[[str], str],
+                     counts: dict[str, int]) -> list[dict[str, Any]]:
     """Art. 15 per category in the reader's language: what, source, purposes, recipients, kept."""
-    own = strings.get("categories", {})
-    purposes = dict(zip(PURPOSES, strings.get("purpose_texts", PURPOSES), strict=True))
-    recipients = strings.get("recipients_map", {})
-    rows = []
-    for c in CATEGORIES:
-        text = own.get(c.key, {})
-        rows.append({
-            "title": text.get("title", c.title),
-            "description": text.get("description", c.description),
-            "source": text.get("source", c.source),
-            "retention": text.get("retention", c.retention),
-            "purposes": [purposes[p] for p in c.purposes],
-            "recipients": [recipients.get(r, r) for r in c.recipients],
-            "records": sum(counts.get(t, 0) for t in c.tables),
-        })
-    return rows
+    return [{
+        "title": gettext(c.title),
+        "description": gettext(c.description),
+        "source": gettext(c.source),
+        "retention": gettext(c.retention),
+        "purposes": [gettext(p) for p in c.purposes],
+        "recipients": [gettext(r) for r in c.recipients],
+        "records": sum(counts.get(t, 0) for t in c.tables),
+    } for c in CATEGORIES]
 
 
 def render_summary(env: Environment, document: dict[str, Any], lang: str,
                    files: list[dict[str, Any]]) -> str:
-    """The summary page for `document` (the data.json content) in `lang` (or English)."""
-    lang = summary_language(env, lang)
-    strings = strings_for(env, lang)
+    """The summary page for `document` (the data.json content) in `env`'s language.
+
+    `env` is `Renderer.env_for(lang)`; an environment without a catalog writes English.
+    """
+    lang = str(env.globals.get("lang", FALLBACK_LANGUAGE))
+    gettext = translations_of(env).gettext
     tables = document["tables"]
     counts = {name: len(rows) for name, rows in tables.items()}
     currencies = {i["number"]: i["currency"] for i in tables["invoices"]}
     return env.get_template(SUMMARY_TEMPLATE).render(
-        lang=lang, s=strings, f=Formatter(strings), doc=document, t=tables,
-        about=about_categories(strings, counts), files=files,
+        lang=lang, f=Formatter(lang, gettext), doc=document, t=tables,
+        about=about_categories(gettext, counts), files=files,
         csv_tables=list(tables), currencies=currencies,
         has_files=any(f["included"] for f in files),
     )
