@@ -29,12 +29,15 @@ class App:
 
 
 def bootstrap(settings: Settings, clock: Clock | None = None) -> App:
-    """Create directories, connect the database, create the schema."""
+    """Create directories, connect the database, bring its schema to this release's.
+
+    Outside production the schema is upgraded here (an empty database made); production
+    refuses an out-of-date one (SchemaOutOfDate: run `stelloloxon-bot db upgrade`)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.outbox_path.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
     check_connection(engine)
-    create_schema(engine)
+    create_schema(engine, upgrade=settings.environment != "production")
     return App(
         settings=settings,
         engine=engine,
