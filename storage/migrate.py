@@ -65,6 +65,7 @@ def include_object(obj: Any, name: str | None, kind: str, reflected: bool, _othe
 def alembic_config(connection: Connection | None = None, stdout: Any = None) -> Config:
     config = Config(stdout=stdout or io.StringIO())
     config.set_main_option("script_location", SCRIPT_LOCATION)
+    config.set_main_option("file_template", "%%(rev)s")  # rev ids are 000N_slug already
     config.attributes["connection"] = connection
     return config
 

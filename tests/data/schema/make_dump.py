@@ -2,7 +2,8 @@
 
 Run from a checkout of that release (the dump must come from its create_schema, not ours):
     git archive 608ffa2 | tar -x -C /tmp/old && cd /tmp/old && \
-        PYTHONPATH=. python /path/to/tests/data/schema/make_dump.py /path/to/tests/data/schema/release-608ffa2.sql
+        PYTHONPATH=. python $REPO/tests/data/schema/make_dump.py \
+            $REPO/tests/data/schema/release-608ffa2.sql
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ WHEN = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 def main(target: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(_env_file=None, data_dir=Path(tmp), demo_data=False)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None,  # type: ignore[call-arg]
+                            data_dir=Path(tmp), demo_data=False)
         app = bootstrap(settings, clock=FrozenClock(WHEN))
         with unit_of_work(app.engine) as session:
             client = models.Client(name="Jane Example", created_at=WHEN, last_active_at=WHEN)
