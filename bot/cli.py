@@ -643,11 +643,16 @@ def db_upgrade(
 ) -> None:
     """Apply the migrations up to the newest (a database from before migrations is adopted,
     its rows kept). Production runs this before starting the new release."""
+    from alembic.util import CommandError
+
     from storage.migrate import describe, status, upgrade_to
 
     engine = _engine()
     before = status(engine)
-    upgrade_to(engine, revision)
+    try:
+        upgrade_to(engine, revision)
+    except CommandError as exc:  # e.g. an unknown revision: one line, not a traceback
+        _fail(str(exc))
     after = status(engine)
     if before.current == after.current and before.state == after.state:
         typer.echo(f"nothing to do: {describe(after)}")

@@ -182,3 +182,10 @@ def test_release_database_on_postgresql_is_adopted(postgres_url: str) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("SELECT name FROM client")).scalars().all() == ["Jane Example"]
     engine.dispose()
+
+
+def test_db_upgrade_to_an_unknown_revision_is_one_clear_line(env: dict[str, str]) -> None:
+    code, output = _cli(env, "db", "upgrade", "9999_nope")
+    assert code == 2
+    assert output.startswith("error: ") and "9999_nope" in output
+    assert len(output.strip().splitlines()) == 1
