@@ -144,16 +144,6 @@ class Settings(BaseSettings):
     retention_batch_size: int = 5000  # rows per transaction in the sweep
     notice_rate_per_minute: int = 60  # policy-change notices released per minute
 
-    @model_validator(mode="after")
-    def _suppression_key_in_production(self) -> Settings:
-        default = type(self).model_fields["suppression_key"].default.get_secret_value()
-        key = self.suppression_key.get_secret_value()
-        if self.environment == "production" and (
-            key == default or key.lower() in PLACEHOLDER_SECRETS
-        ):
-            raise ValueError("production needs suppression_key set to a real secret")
-        return self
-
     @field_validator("bot_address", "staff_address")
     @classmethod
     def _lower(cls, value: str) -> str:
@@ -170,8 +160,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.data_dir / 'stelloloxon.db'}"
         if self.outbox_dir is None:
             self.outbox_dir = self.data_dir / "outbox"
-        if self.environment == "production":
-            _refuse_placeholders(self)
+        if self.environment == "production" and (problems := production_problems(self)):
+            raise ValueError(problems[0])
         return self
 
     @property
@@ -188,13 +178,20 @@ class Settings(BaseSettings):
         return self.bot_address.rpartition("@")[2]
 
 
-def _refuse_placeholders(settings: Settings) -> None:
+def production_problems(settings: Settings) -> list[str]:
+    """What production refuses to start with, whatever `environment` says (config check)."""
+    problems = []
+    default = Settings.model_fields["suppression_key"].default.get_secret_value()
+    key = settings.suppression_key.get_secret_value()
+    if key == default or key.lower() in PLACEHOLDER_SECRETS:
+        problems.append("production needs suppression_key set to a real secret")
     for name in ("imap_password", "relay_password", "telegram_token"):
         value = getattr(settings, name)
         if value is not None and value.get_secret_value().lower() in PLACEHOLDER_SECRETS:
-            raise ValueError(f"{name} is a placeholder; set a real secret in production")
+            problems.append(f"{name} is a placeholder; set a real secret in production")
     if settings.relay_host is None:
-        raise ValueError("production needs relay_host: replies would only reach the outbox dir")
+        problems.append("production needs relay_host: replies would only reach the outbox dir")
     if settings.staff_senders and not (settings.trusted_authserv_ids or settings.own_dkim_check):
-        raise ValueError("production has staff_senders but no way to authenticate them: set "
-                         "trusted_authserv_ids (our MX) or own_dkim_check=true")
+        problems.append("production has staff_senders but no way to authenticate them: set "
+                        "trusted_authserv_ids (our MX) or own_dkim_check=true")
+    return problems

@@ -13,6 +13,7 @@ from bot.channels.outbound import deliver_due, make_transport
 from bot.channels.smtp import ListenerConfig, SmtpListener
 from bot.context import App
 from bot.downloads import DownloadServer
+from bot.health import HEARTBEAT_SECONDS, clear_heartbeat, heartbeat_path, write_heartbeat
 from bot.logsafe import log_failure
 from bot.pipeline import process_inbound, process_pending
 from bot.scheduler import start_scheduler, stop_scheduler
@@ -74,6 +75,7 @@ class Daemon:
             self._start_downloads()
             await self._start_dashboard()
             self.ready.set()
+            workers.append(asyncio.create_task(self._heartbeat_worker(), name="heartbeat"))
             await self._stop.wait()
         finally:
             await asyncio.to_thread(stop_scheduler, scheduler)
@@ -137,7 +139,20 @@ class Daemon:
         for task in workers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        clear_heartbeat(heartbeat_path(self.app.settings))
         log.info("daemon stopped")
+
+    async def _heartbeat_worker(self) -> None:
+        """`stelloloxon-bot health` reads this file: fresh means the loop is alive."""
+        path = heartbeat_path(self.app.settings)
+        smtp = ((self.app.settings.smtp_host, self.smtp_port)
+                if self.smtp_port is not None else None)
+        while True:
+            try:
+                await asyncio.to_thread(write_heartbeat, path, smtp)
+            except OSError as exc:  # a full disk must not stop the daemon; health will say
+                log_failure(log, "writing the heartbeat failed", exc)
+            await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def _spool_worker(self) -> None:
         """Import spooled SMTP mail (also what a crash left) and queue it for handling."""

@@ -8,12 +8,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, event, inspect, text
+from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from storage import models
+from storage.migrate import ensure_schema
 
 
 class DatabaseConfigError(Exception):
@@ -49,32 +50,14 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def create_schema(engine: Engine) -> None:
-    """Create all tables, and nullable columns and indexes added since an existing database was
-    made (idempotent).
+def create_schema(engine: Engine, *, upgrade: bool = True) -> None:
+    """Bring the database to this release's schema through the Alembic revisions
+    (storage/migrations); an empty one is made at once (create_all, stamped at the head).
 
-    `create_all` only creates the indexes of tables it creates; an index introduced later
-    (e.g. one that keeps a per-message query from scanning a growing table) must reach
-    databases made before it too.
+    upgrade=False (production) changes nothing and raises SchemaOutOfDate unless the schema
+    is already current: there `stelloloxon-bot db upgrade` is a deliberate step.
     """
-    SQLModel.metadata.create_all(engine)
-    existing = inspect(engine)
-    for table in SQLModel.metadata.sorted_tables:
-        _add_missing_columns(engine, table, {c["name"] for c in existing.get_columns(table.name)})
-        have = {ix["name"] for ix in existing.get_indexes(table.name)}
-        for index in table.indexes:
-            if index.name not in have:
-                index.create(engine, checkfirst=True)
-
-
-def _add_missing_columns(engine: Engine, table: Table, have: set[str]) -> None:
-    """Nullable columns added since an existing database was made (e.g. the auth verdict)."""
-    for column in table.columns:
-        if column.name in have or not column.nullable:
-            continue
-        kind = column.type.compile(dialect=engine.dialect)
-        with engine.begin() as conn:
-            conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
+    ensure_schema(engine, upgrade=upgrade)
 
 
 def check_connection(engine: Engine) -> None:

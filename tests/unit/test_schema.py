@@ -1,4 +1,5 @@
-"""Schema upkeep: an index added in a later version reaches a database made before it."""
+"""Schema upkeep: what releases before migrations added (indexes, nullable columns) reaches a
+database made before them, through the baseline revision (no alembic_version table yet)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ def test_missing_index_is_created_on_an_existing_database(tmp_path: Path) -> Non
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     create_schema(engine)
     with engine.begin() as conn:  # a database from before the index existed
+        conn.execute(text("DROP TABLE alembic_version"))
         conn.execute(text("DROP INDEX ix_outbox_to_addr_created_at"))
         conn.execute(text('DROP INDEX ix_case_requester'))
     assert "ix_outbox_to_addr_created_at" not in _index_names(engine, "outbox")
@@ -41,6 +43,7 @@ def test_new_nullable_column_reaches_an_existing_database(tmp_path: Path) -> Non
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     create_schema(engine)
     with engine.begin() as conn:  # a database from before the re-delivery fingerprint
+        conn.execute(text("DROP TABLE alembic_version"))
         conn.execute(text("DROP INDEX ix_inboundmessage_fingerprint"))
         conn.execute(text("ALTER TABLE inboundmessage DROP COLUMN fingerprint"))
     create_schema(engine)
@@ -54,6 +57,7 @@ def test_missing_verdict_columns_are_added_to_an_existing_database(tmp_path: Pat
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     create_schema(engine)
     with engine.begin() as conn:  # a database from before the sender verdict existed
+        conn.execute(text("DROP TABLE alembic_version"))
         for column in ("auth_result", "auth_via", "auth_reason"):
             conn.execute(text(f'ALTER TABLE inboundmessage DROP COLUMN "{column}"'))
 

@@ -1,0 +1,1 @@
+"""Revision files; `stelloloxon-bot db revision MESSAGE` writes a new one here."""
