@@ -59,6 +59,8 @@ def test_bulk_looking_privacy_request_goes_to_staff(app: App) -> None:
     assert _replies_to(app, "newsletter@clientfirm.example") == []
     [notice] = _replies_to(app, "staff@stelloloxonpro.com")
     assert notice.purpose == "staff_spam_privacy" and b"deletion" in notice.raw
+    assert b"filed as machine-generated bulk mail" in notice.raw
+    assert b"inbound --status robot" in notice.raw
 
 
 def test_bounce_quoting_a_privacy_request_does_not_bother_staff(app: App) -> None:
