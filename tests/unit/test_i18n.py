@@ -139,7 +139,11 @@ def test_the_bot_serves_every_translated_entry_of_the_committed_po(lang: str) ->
 
 
 def _with_translation(po_source: str, msgid: str, msgstr: str) -> str:
-    return po_source.replace(f'msgid "{msgid}"\nmsgstr ""', f'msgid "{msgid}"\nmsgstr "{msgstr}"')
+    """The catalog with one single-line entry's translation replaced (translated or not)."""
+    pattern = re.compile(rf'^msgid "{re.escape(msgid)}"\nmsgstr ".*"$', re.MULTILINE)
+    changed, count = pattern.subn(f'msgid "{msgid}"\nmsgstr "{msgstr}"', po_source)
+    assert count == 1, f"no single entry {msgid!r}"
+    return changed
 
 
 def _context(purpose: str) -> dict:
