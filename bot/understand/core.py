@@ -26,6 +26,10 @@ CONFLICTING_RIGHTS: tuple[frozenset[str], ...] = (
 FALLBACK_CONFIDENCE = 0.4
 MAX_WEAK_INTENTS = 3
 MODEL_ONLY_MARGIN = 0.25
+# Erasure cannot be undone: with no deletion phrasing the rules know, the model alone must be
+# near-certain (a plain "send me a copy of all my data" scored 0.89 for deletion).
+IRREVERSIBLE_INTENTS = frozenset({"deletion"})
+IRREVERSIBLE_MODEL_ONLY = 0.95
 # The rules' explicit phrasings (weights 0.85-0.95, "delete my account") are high-precision:
 # where they fire plainly in the body, the model may not talk a verified right away.
 RULE_FLOOR = 0.9
@@ -180,7 +184,11 @@ def _needed(s: Score, threshold: float) -> float:
     """What an intent's probability must reach: more when no rule saw it at all, because a
     right added that was not asked is the costly error (codes, actions, worried clients)."""
     model_only = all(e.startswith("model.") for e in s.evidence)
-    return min(threshold + MODEL_ONLY_MARGIN, 0.95) if model_only else threshold
+    if not model_only:
+        return threshold
+    if s.intent in IRREVERSIBLE_INTENTS:  # "all my data" is in copies and erasures alike
+        return IRREVERSIBLE_MODEL_ONLY
+    return min(threshold + MODEL_ONLY_MARGIN, 0.95)
 
 
 def _language_reasons(lang: str, body: str) -> list[str]:

@@ -296,10 +296,16 @@ def test_corpus_targets() -> None:
     assert len(items) == 117
     report = evaluate(items)
     # Real letters, never trained on (the rules were tuned on them). Their ground truth names
-    # one right, while many also ask, e.g., to restrict processing until erasure: the floor is
-    # on finding the right that each letter is about.
+    # one type, while many also ask, e.g., to restrict processing until erasure: the floor is
+    # on finding the type that each letter is about. A reminder or complaint letter about an
+    # unanswered Art. 15 request asks for the copy again (tests/data/LABELS.md), and the rights
+    # asked lead the intents, so for those letters the type must be among what is read.
     assert report.sets.privacy_recall >= 0.98, format_report(report)
-    assert report.accuracy >= 0.93, format_report(report)
+    readings = [(item, understand(item.text, item.subject)) for item in items]
+    found = sum(item.expected[0] in u.names for item, u in readings)
+    assert found / len(items) >= 0.97, format_report(report)
+    rights = [(item, u) for item, u in readings if item.expected[0] in PRIVACY_INTENTS]
+    assert sum(u.primary == item.expected[0] for item, u in rights) / len(rights) >= 0.95
     assert len(report.per_language) == 12
 
 
