@@ -17,6 +17,7 @@ from bot.logsafe import log_failure
 from bot.pipeline import process_inbound, process_pending
 from bot.scheduler import start_scheduler, stop_scheduler
 from bot.spool import Spool
+from bot.understand import warm_up
 
 log = logging.getLogger(__name__)
 INBOUND_BATCH = 50  # messages handled per worker-thread call
@@ -61,6 +62,7 @@ class Daemon:
         self._install_signal_handlers()
         if self.app.settings.imap_host:  # before anything else: mail from now on is answered
             await asyncio.to_thread(record_first_start, self.app)
+        await asyncio.to_thread(warm_up)  # models loaded now, not by the first message (~0.75 s)
         await asyncio.to_thread(process_pending, self.app)  # finish what a crash left
         workers = [asyncio.create_task(self._inbound_worker(), name="inbound"),
                    asyncio.create_task(self._spool_worker(), name="spool"),
