@@ -36,7 +36,7 @@ from bot.staff import escalate, notify_quarantine
 from bot.staff_commands import handle_staff_mail, is_staff
 from bot.understand import PRIVACY_INTENTS, Understanding, understand
 from storage import models
-from storage.db import audit, unit_of_work
+from storage.db import AUDIT_BUFFER, audit, flush_audit, unit_of_work
 
 log = logging.getLogger(__name__)
 REQUESTER_LOCK_SPACE = 0x5354  # advisory locks (ns, hash of the requester's address)
@@ -133,16 +133,21 @@ def _handle_rows(session: Session, app: App, rows: list[models.InboundMessage],
     """Each message in a savepoint: a failing one is rolled back alone and quarantined."""
     statuses = []
     session.info["batch"] = True
+    entries: list[dict[str, object]] = []
+    session.info[AUDIT_BUFFER] = entries  # one multi-row audit INSERT for the batch
     for row, (verdict, spamd) in zip(rows, checks, strict=True):
         inbound_id = row.id
         assert inbound_id is not None
+        mark = len(entries)
         try:
             with session.begin_nested():
                 _handle(session, app, row, verdict, spamd)
                 session.flush()
         except _Busy:  # rolled back; still "new", claimed again once the other commits
+            del entries[mark:]
             continue
         except Exception as exc:  # a bug must not block the mailbox: shunt for staff
+            del entries[mark:]
             log_failure(log, "inbound %s failed; quarantined", exc, inbound_id)
             with session.begin_nested():
                 again = session.get(models.InboundMessage, inbound_id)
@@ -152,6 +157,8 @@ def _handle_rows(session: Session, app: App, rows: list[models.InboundMessage],
             statuses.append((inbound_id, "quarantined"))
             continue
         statuses.append((inbound_id, row.status))
+    flush_audit(session)
+    del session.info[AUDIT_BUFFER]
     return statuses
 
 
