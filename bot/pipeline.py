@@ -20,7 +20,7 @@ import logging
 from collections.abc import Sequence
 
 from sqlalchemy import text
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, update
 
 from bot import authn, clarify, duplicates, privacy, robots, spam
 from bot.cases import client_for_address, open_case, set_status
@@ -132,6 +132,14 @@ def _handle_rows(session: Session, app: App, rows: list[models.InboundMessage],
                  checks: list[tuple[authn.Verdict, str | None]]) -> list[tuple[int, str]]:
     """Each message in a savepoint: a failing one is rolled back alone and quarantined."""
     statuses = []
+    if rows and session.get_bind().dialect.name == "sqlite":
+        # pysqlite begins a transaction only before a write, and a SAVEPOINT outside one is
+        # a transaction of its own that RELEASE commits: without a write first, each message
+        # committed alone and the batch's audit INSERT came after them
+        inbound = models.InboundMessage
+        session.execute(update(inbound).where(col(inbound.id) == rows[0].id)
+                        .values(status=inbound.status)
+                        .execution_options(synchronize_session=False))
     session.info["batch"] = True
     entries: list[dict[str, object]] = []
     session.info[AUDIT_BUFFER] = entries  # one multi-row audit INSERT for the batch
