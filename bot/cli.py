@@ -122,15 +122,24 @@ def _app() -> App:
 
 @cli.command()
 @one_line_errors
-def run() -> None:
-    """Run the daemon: SMTP listener, IMAP watcher (if configured), outbox delivery."""
+def run(
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1,
+        help="Handling processes on this machine (PostgreSQL; SQLite has one).")] = 1,
+) -> None:
+    """Run the daemon: SMTP listener, IMAP watcher (if configured), outbox delivery.
+
+    Several daemons (on one machine or many) may share one PostgreSQL database: all handle
+    mail; one at a time runs the IMAP watcher, Telegram, the outbox and the scheduler."""
     app = _app()
+    if workers > 1 and app.engine.dialect.name != "postgresql":
+        _fail("--workers above 1 needs PostgreSQL (SQLite has one writer)")
     if app.settings.demo_data:
         seed_demo(app)
     if app.settings.imap_host:
         record_first_start(app)  # mail arriving from now on is new mail, not backlog
         check_imap(app)
-    daemon = Daemon(app)
+    daemon = Daemon(app, workers=workers)
 
     async def main() -> None:
         task = asyncio.create_task(daemon.serve())

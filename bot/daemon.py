@@ -1,11 +1,20 @@
-"""The daemon: start the channels and workers in one asyncio loop, stop them in reverse."""
+"""The daemon: start the channels and workers in one asyncio loop, stop them in reverse.
+
+Every daemon on a database handles mail (and, with `workers` > 1, starts that many minus one
+handling processes, bot.worker); only the leader (bot.leader) runs the IMAP watcher, the
+Telegram poller, the outbox sender and the scheduler. A follower polls for the lead and takes
+it over when the leader dies; a leader that loses its lock stops, so two never lead at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import pickle
 import signal
+import subprocess
+import sys
 from typing import Any
 
 from bot.channels.imap import ImapWatcher, record_first_start
@@ -14,20 +23,36 @@ from bot.channels.smtp import ListenerConfig, SmtpListener
 from bot.context import App
 from bot.downloads import DownloadServer
 from bot.health import HEARTBEAT_SECONDS, clear_heartbeat, heartbeat_path, write_heartbeat
+from bot.leader import Leadership
 from bot.logsafe import log_failure
-from bot.pipeline import process_inbound, process_pending
+from bot.pipeline import process_batch, process_pending
 from bot.scheduler import start_scheduler, stop_scheduler
 from bot.spool import Spool
+from bot.understand import warm_up
 
 log = logging.getLogger(__name__)
-INBOUND_BATCH = 50  # messages handled per worker-thread call
+INBOUND_BATCH = 50  # messages claimed and handled per transaction
+CLAIM_POLL_SECONDS = 0.1  # PostgreSQL: look for mail other processes stored this often
+LEAD_POLL_SECONDS = 1.0  # a follower tries to take the lead this often
+
+
+class WorkersNeedPostgres(ValueError):
+    """SQLite has one writer: a second handling process would only wait for it."""
 
 
 class Daemon:
     """Owns the listeners and workers; `serve()` runs until `request_stop()`."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, workers: int = 1) -> None:
+        if workers > 1 and app.engine.dialect.name != "postgresql":
+            raise WorkersNeedPostgres("--workers above 1 needs PostgreSQL (SQLite has one "
+                                      "writer)")
         self.app = app
+        self.workers = workers
+        self.leadership = Leadership(app.engine, app.settings.data_dir)
+        self.leading = asyncio.Event()
+        self._children: list[subprocess.Popen[bytes]] = []
+        self._scheduler: Any = None
         self.smtp_port: int | None = None
         self.smtp_listener: SmtpListener | None = None
         self.ready = asyncio.Event()
@@ -62,24 +87,67 @@ class Daemon:
         self._install_signal_handlers()
         if self.app.settings.imap_host:  # before anything else: mail from now on is answered
             await asyncio.to_thread(record_first_start, self.app)
+        await asyncio.to_thread(warm_up)  # models loaded now, not by the first message (~0.75 s)
         await asyncio.to_thread(process_pending, self.app)  # finish what a crash left
         workers = [asyncio.create_task(self._inbound_worker(), name="inbound"),
-                   asyncio.create_task(self._spool_worker(), name="spool"),
-                   asyncio.create_task(self._outbox_worker(), name="outbox")]
-        scheduler = None
+                   asyncio.create_task(self._spool_worker(), name="spool")]
         try:  # a part that cannot start (e.g. the SMTP port is taken) stops the rest again
             await self._start_smtp()
-            self._start_imap()
-            await self._start_telegram()
-            scheduler = await asyncio.to_thread(start_scheduler, self.app)
+            if await asyncio.to_thread(self.leadership.try_acquire):
+                await self._lead(workers)
+            workers.append(asyncio.create_task(self._leadership_worker(workers), name="lead"))
             self._start_downloads()
             await self._start_dashboard()
+            self._start_children()
             self.ready.set()
             workers.append(asyncio.create_task(self._heartbeat_worker(), name="heartbeat"))
             await self._stop.wait()
         finally:
-            await asyncio.to_thread(stop_scheduler, scheduler)
+            await asyncio.to_thread(stop_scheduler, self._scheduler)
             await self._shutdown(workers)
+            await asyncio.to_thread(self.leadership.release)
+
+    async def _lead(self, workers: list[asyncio.Task[None]]) -> None:
+        """This process has the lead: start the singletons."""
+        log.info("leading: IMAP watcher, Telegram, outbox and scheduler run here")
+        self._start_imap()
+        await self._start_telegram()
+        self._scheduler = await asyncio.to_thread(start_scheduler, self.app)
+        workers.append(asyncio.create_task(self._outbox_worker(), name="outbox"))
+        self.leading.set()
+
+    async def _leadership_worker(self, workers: list[asyncio.Task[None]]) -> None:
+        """A follower tries for the lead; a leader checks it still holds it, and stops the
+        daemon if not (another process may be leading by now)."""
+        while True:
+            await asyncio.sleep(LEAD_POLL_SECONDS)
+            if self.leading.is_set():
+                if not await asyncio.to_thread(self.leadership.still_held):
+                    log.error("lost the lead (database connection broken); stopping")
+                    self._stop.set()
+                    return
+            elif await asyncio.to_thread(self.leadership.try_acquire):
+                log.warning("took over the lead")
+                await self._lead(workers)
+
+    def _start_children(self) -> None:
+        """Handling processes beside this one (PostgreSQL only; see bot.worker)."""
+        for _ in range(self.workers - 1):
+            child = subprocess.Popen([sys.executable, "-m", "bot.worker"],
+                                     stdin=subprocess.PIPE)
+            assert child.stdin is not None
+            child.stdin.write(pickle.dumps(self.app.settings))
+            child.stdin.close()
+            self._children.append(child)
+
+    async def _stop_children(self) -> None:
+        for child in self._children:
+            child.terminate()
+        for child in self._children:
+            try:
+                await asyncio.to_thread(child.wait, 30)
+            except subprocess.TimeoutExpired:
+                child.kill()
 
     def _start_downloads(self) -> None:
         if self.app.settings.download_enabled:
@@ -124,6 +192,7 @@ class Daemon:
             self._imap.start()
 
     async def _shutdown(self, workers: list[asyncio.Task[None]]) -> None:
+        await self._stop_children()
         if self.dashboard is not None:
             await self.dashboard.stop()
         if self._downloads is not None:
@@ -166,22 +235,28 @@ class Daemon:
             await self._spool_wake.wait()
 
     async def _inbound_worker(self) -> None:
-        """Handle queued messages, each in its own transaction, but all that are waiting in
-        one worker-thread call: a hop between threads per message cost more than a third of
-        the handling time in a burst (GIL hand-overs)."""
+        """Claim and handle waiting messages a batch per transaction (bot.pipeline), in one
+        worker-thread call while any are waiting: a hop between threads per message cost more
+        than a third of the handling time in a burst (GIL hand-overs). A stored id in the
+        queue is only a wake-up; on PostgreSQL the worker also looks every
+        CLAIM_POLL_SECONDS for mail that other processes stored."""
+        poll = CLAIM_POLL_SECONDS if self.app.engine.dialect.name == "postgresql" else None
         while True:
-            batch = [await self._queue.get()]
-            while not self._queue.empty() and len(batch) < INBOUND_BATCH:
-                batch.append(self._queue.get_nowait())
-            await asyncio.to_thread(self._handle_batch, batch)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.get(), poll)
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            try:
+                await asyncio.to_thread(self._handle_waiting)
+            except Exception as exc:  # the database went away: the rows wait for next time
+                log_failure(log, "handling a batch failed", exc)
+                await asyncio.sleep(1)
 
-    def _handle_batch(self, batch: list[int]) -> None:
-        for inbound_id in batch:
-            process_inbound(self.app, inbound_id)
-            self.wake_outbox()  # replies go out while the rest of the batch is handled
+    def _handle_waiting(self) -> None:
+        while process_batch(self.app, INBOUND_BATCH):
+            self.wake_outbox()  # replies go out while the next batch is handled
 
     async def _outbox_worker(self) -> None:
-        await self.ready.wait()  # the chat channel, if any, is up
         chat = self._telegram.transport() if self._telegram is not None else None
         transport = make_transport(self.app, chat=chat)
         while True:

@@ -29,7 +29,7 @@ from bot.context import App
 from bot.outbox import Threading, case_threading, enqueue_email
 from bot.replies import Rendered
 from storage import models
-from storage.db import audit, unit_of_work
+from storage.db import audit, flush_audit, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +162,7 @@ def waiting_since(session: Session, case: models.Case) -> datetime:
     awaiting_requester in the audit log (a status set without `await_requester` still counts),
     else the case's receipt."""
     candidates = [case.waiting_since] if case.waiting_since else []
+    flush_audit(session)
     query = (select(models.AuditLog)
              .where(models.AuditLog.case_id == case.id, models.AuditLog.action == "case.status")
              .order_by(col(models.AuditLog.id).desc()))

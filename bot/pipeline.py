@@ -3,14 +3,24 @@
 Each stored message is handled in one transaction: the status change, the case, the audit
 entries and the queued replies commit together or not at all. A handler that fails shunts the
 message to quarantine for staff; it never stops the mailbox.
+
+The daemon handles what is waiting in batches (`process_batch`): one transaction claims up to
+a batch of "new" rows (SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL, so several workers
+and machines share one database without handling a message twice) and handles each inside a
+savepoint of its own; one commit makes the whole batch durable, or a crash loses the whole
+batch's work and the rows are still "new" for the next claim (never a reply without its
+status change, never a status change without its reply).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+from collections.abc import Sequence
 
-from sqlmodel import Session, select
+from sqlalchemy import text
+from sqlmodel import Session, col, select, update
 
 from bot import authn, clarify, duplicates, privacy, robots, spam
 from bot.cases import client_for_address, open_case, set_status
@@ -26,9 +36,10 @@ from bot.staff import escalate, notify_quarantine
 from bot.staff_commands import handle_staff_mail, is_staff
 from bot.understand import PRIVACY_INTENTS, Understanding, understand
 from storage import models
-from storage.db import audit, unit_of_work
+from storage.db import AUDIT_BUFFER, audit, flush_audit, unit_of_work
 
 log = logging.getLogger(__name__)
+REQUESTER_LOCK_SPACE = 0x5354  # advisory locks (ns, hash of the requester's address)
 HEAD_READ_BYTES = 1 << 20  # the header block of a spooled message is read from its first MB
 privacy.register_fulfilment(projects.FULFIL)  # status and invoice copies use the same codes
 
@@ -44,7 +55,8 @@ def process_inbound(app: App, inbound_id: int) -> str:
     try:
         verdict, spamd = _checks_outside_lock(app, inbound_id)  # DNS, spamd: no writer waits
         with app.write_lock, unit_of_work(app.engine) as session:
-            row = session.get(models.InboundMessage, inbound_id)
+            # FOR UPDATE: a worker that holds the row in its batch finishes it first
+            row = session.get(models.InboundMessage, inbound_id, with_for_update=True)
             if row is None or row.status != "new":
                 return row.status if row else "missing"
             _handle(session, app, row, verdict, spamd)
@@ -57,13 +69,114 @@ def process_inbound(app: App, inbound_id: int) -> str:
 
 
 def process_pending(app: App) -> int:
-    """Re-run every stored message not yet handled (start-up after a crash)."""
-    with unit_of_work(app.engine) as session:
-        query = select(models.InboundMessage.id).where(models.InboundMessage.status == "new")
-        ids = list(session.exec(query.order_by(models.InboundMessage.id)))
-    for inbound_id in ids:
-        process_inbound(app, inbound_id)
-    return len(ids)
+    """Handle every stored message not yet handled (start-up after a crash), in batches."""
+    total = 0
+    while handled := process_batch(app):
+        total += handled
+    return total
+
+
+def process_batch(app: App, limit: int = 50) -> int:
+    """Claim up to `limit` waiting messages (oldest first) and handle them in one
+    transaction; returns how many were claimed (0: nothing is waiting that another worker
+    does not hold). A message whose handler fails is quarantined inside the batch; if the
+    batch itself cannot commit, its messages are handled one by one instead."""
+    if app.engine.dialect.name == "postgresql":
+        # row locks do the work of the writer lock; DNS and spamd run inside the claim
+        rows: list[models.InboundMessage] = []
+        try:
+            with unit_of_work(app.engine) as session:
+                rows = _claim(session, limit)
+                checks = [_checks(app, row) for row in rows]
+                statuses = _handle_rows(session, app, rows, checks)
+        except Exception as exc:
+            return _one_by_one(app, rows, exc)
+    else:  # SQLite: one writer; the sender checks (DNS, spamd) before it is taken
+        with unit_of_work(app.engine) as session:
+            rows = _claim(session, limit)
+            checks = [_checks(app, row) for row in rows]
+        if not rows:
+            return 0
+        try:
+            with app.write_lock, unit_of_work(app.engine) as session:
+                fresh = {r.id: r for r in _claim(session, limit, [r.id for r in rows])}
+                pairs = [(fresh[r.id], c) for r, c in zip(rows, checks, strict=True)
+                         if r.id in fresh]
+                statuses = _handle_rows(session, app, [r for r, _ in pairs],
+                                        [c for _, c in pairs])
+        except Exception as exc:
+            return _one_by_one(app, rows, exc)
+    for inbound_id, status in statuses:
+        log.info("inbound %s -> %s", inbound_id, status)
+    return len(rows)
+
+
+def _claim(session: Session, limit: int,
+           ids: Sequence[int | None] | None = None) -> list[models.InboundMessage]:
+    """Waiting rows, oldest first, locked for this transaction; rows another transaction
+    holds are skipped (PostgreSQL; SQLite has one writer and ignores the lock clause)."""
+    inbound = models.InboundMessage
+    query = select(inbound).where(inbound.status == "new")
+    if ids is not None:
+        query = query.where(col(inbound.id).in_(ids))
+    query = query.order_by(col(inbound.id)).limit(limit).with_for_update(skip_locked=True)
+    return list(session.exec(query))
+
+
+def _checks(app: App, row: models.InboundMessage) -> tuple[authn.Verdict, str | None]:
+    spamd = spam.filter_verdict(app, row) if app.settings.spamd_host else None
+    return compute_verdict(app, row), spamd
+
+
+def _handle_rows(session: Session, app: App, rows: list[models.InboundMessage],
+                 checks: list[tuple[authn.Verdict, str | None]]) -> list[tuple[int, str]]:
+    """Each message in a savepoint: a failing one is rolled back alone and quarantined."""
+    statuses = []
+    if rows and session.get_bind().dialect.name == "sqlite":
+        # pysqlite begins a transaction only before a write, and a SAVEPOINT outside one is
+        # a transaction of its own that RELEASE commits: without a write first, each message
+        # committed alone and the batch's audit INSERT came after them
+        inbound = models.InboundMessage
+        session.execute(update(inbound).where(col(inbound.id) == rows[0].id)
+                        .values(status=inbound.status)
+                        .execution_options(synchronize_session=False))
+    session.info["batch"] = True
+    entries: list[dict[str, object]] = []
+    session.info[AUDIT_BUFFER] = entries  # one multi-row audit INSERT for the batch
+    for row, (verdict, spamd) in zip(rows, checks, strict=True):
+        inbound_id = row.id
+        assert inbound_id is not None
+        mark = len(entries)
+        try:
+            with session.begin_nested():
+                _handle(session, app, row, verdict, spamd)
+                session.flush()
+        except _Busy:  # rolled back; still "new", claimed again once the other commits
+            del entries[mark:]
+            continue
+        except Exception as exc:  # a bug must not block the mailbox: shunt for staff
+            del entries[mark:]
+            log_failure(log, "inbound %s failed; quarantined", exc, inbound_id)
+            with session.begin_nested():
+                again = session.get(models.InboundMessage, inbound_id)
+                assert again is not None
+                _quarantine(session, app, again, f"internal error: {type(exc).__name__}")
+                session.flush()
+            statuses.append((inbound_id, "quarantined"))
+            continue
+        statuses.append((inbound_id, row.status))
+    flush_audit(session)
+    del session.info[AUDIT_BUFFER]
+    return statuses
+
+
+def _one_by_one(app: App, rows: list[models.InboundMessage], exc: Exception) -> int:
+    log_failure(log, "a batch of %d could not be committed; handling one by one", exc,
+                len(rows))
+    for row in rows:
+        assert row.id is not None
+        process_inbound(app, row.id)
+    return len(rows)
 
 
 def _shunt(app: App, inbound_id: int, reason: str) -> str:
@@ -112,6 +225,7 @@ def _handle(session: Session, app: App, row: models.InboundMessage,
     verdict = authenticate(session, app, row, verdict)
     parsed.from_addr = verdict.address or parsed.from_addr  # one identity: the strict one
     row.sender = parsed.from_addr or row.sender
+    _hold_requester(session, row.sender or "")
     if _filtered(session, app, row, parsed, spamd):
         return
     if verdict.result == authn.REFUSED:  # nobody can say who wrote it: a person looks
@@ -129,6 +243,29 @@ def _handle(session: Session, app: App, row: models.InboundMessage,
         _finish(session, app, row, "processed")
     else:
         _new_request(session, app, incoming)
+
+
+class _Busy(Exception):
+    """Another worker is handling mail from the same requester: this one waits its turn."""
+
+
+def _hold_requester(session: Session, requester: str) -> None:
+    """PostgreSQL: one transaction at a time handles a requester's mail (until it commits),
+    so a repeat, a duplicate or a follow-up handled by another worker at the same moment
+    still sees the first one's case. In a batch the lock is only tried (a message whose
+    requester is busy stays "new" for a later claim); alone, it is waited for."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: one writer
+    digest = hashlib.blake2b(requester.lower().encode(), digest_size=4).digest()
+    key = int.from_bytes(digest, "big", signed=True)
+    if session.info.get("batch"):
+        got = session.execute(text("SELECT pg_try_advisory_xact_lock(:ns, :k)"),
+                              {"ns": REQUESTER_LOCK_SPACE, "k": key}).scalar()
+        if not got:
+            raise _Busy
+    else:
+        session.execute(text("SELECT pg_advisory_xact_lock(:ns, :k)"),
+                        {"ns": REQUESTER_LOCK_SPACE, "k": key})
 
 
 def compute_verdict(app: App, row: models.InboundMessage) -> authn.Verdict:

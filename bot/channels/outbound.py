@@ -7,6 +7,8 @@ two different replies.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import re
@@ -14,11 +16,13 @@ import smtplib
 import ssl
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
-from sqlmodel import select, update
+from sqlalchemy import case
+from sqlmodel import col, select, update
 
 from bot.context import App
 from bot.identity import is_chat_address
@@ -59,11 +63,72 @@ class Transport(Protocol):
         """Let go of any connection kept between messages (the outbox is idle)."""
 
 
+# the outcome of one row in a batch: None when it was sent, else the failure
+Outcome = Exception | None
+
+
+def send_each(transport: Transport, rows: Sequence[models.Outbox]) -> list[Outcome]:
+    """A batch through a transport that sends one message at a time."""
+    batch = getattr(transport, "send_batch", None)
+    if batch is not None:
+        return batch(rows)  # type: ignore[no-any-return]
+    outcomes: list[Outcome] = []
+    for row in rows:
+        try:
+            transport.send(row)
+        except Exception as exc:
+            outcomes.append(exc)
+        else:
+            outcomes.append(None)
+    return outcomes
+
+
 class DirectoryTransport:
     """No relay configured: write each message as <id>-<purpose>.eml into a folder."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+
+    def send_batch(self, rows: Sequence[models.Outbox]) -> list[Outcome]:
+        """Write every file, then fsync them together, then rename them into place and fsync
+        the folder once: one disk flush wait for the batch instead of one per message. A
+        crash before the rename leaves only .writing- files, which are never delivered."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        outcomes: list[Outcome] = [None] * len(rows)
+        written: list[tuple[int, int, str]] = []
+        for n, row in enumerate(rows):
+            if self.path_for(row).exists():
+                continue
+            try:
+                fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".writing-")
+            except OSError as exc:
+                outcomes[n] = exc
+                continue
+            try:
+                _write_all(fd, row.raw)
+            except OSError as exc:
+                outcomes[n] = exc
+                os.close(fd)
+                Path(tmp).unlink(missing_ok=True)
+                continue
+            written.append((n, fd, tmp))
+        for n, fd, tmp in written:
+            try:
+                os.fsync(fd)
+                os.close(fd)
+                os.replace(tmp, self.path_for(rows[n]))
+            except OSError as exc:
+                outcomes[n] = exc
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                Path(tmp).unlink(missing_ok=True)
+        if written:
+            dir_fd = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        return outcomes
 
     def path_for(self, row: models.Outbox) -> Path:
         return self.directory / f"{row.id:08d}-{row.purpose}.eml"
@@ -82,6 +147,12 @@ class DirectoryTransport:
 
     def close(self) -> None:
         """Nothing is held between messages."""
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 class RelayTransport:
@@ -175,6 +246,21 @@ class RoutingTransport:
         else:
             self.chat.send(row)
 
+    def send_batch(self, rows: Sequence[models.Outbox]) -> list[Outcome]:
+        """Mail rows go to the mail transport as one batch; chat rows one by one."""
+        outcomes: list[Outcome] = [None] * len(rows)
+        mail = [n for n, row in enumerate(rows) if not is_chat_address(row.to_addr)]
+        for n, outcome in zip(mail, send_each(self.mail, [rows[n] for n in mail]),
+                              strict=True):
+            outcomes[n] = outcome
+        for n, row in enumerate(rows):
+            if is_chat_address(row.to_addr):
+                try:
+                    self.send(row)
+                except Exception as exc:
+                    outcomes[n] = exc
+        return outcomes
+
     def close(self) -> None:
         self.mail.close()
         if self.chat is not None:
@@ -188,24 +274,28 @@ def make_transport(app: App, chat: Transport | None = None) -> Transport:
 
 
 def deliver_due(app: App, transport: Transport, limit: int = 200) -> int:
-    """Send every pending row whose time has come; returns how many went out. With nothing
-    due, the transport lets go of its connection."""
-    sent = 0
+    """Send the pending rows whose time has come (up to `limit`, oldest first) as one batch:
+    through one relay session, or as files fsynced together; then one UPDATE and one audit
+    insert mark all that went out. Returns how many went out. With nothing due, the
+    transport lets go of its connection.
+
+    A crash between sending and marking leaves the batch "pending": the folder transport
+    skips files it already wrote, and the relay gets the same Message-IDs again."""
     rows = _due_rows(app, limit)
     if not rows:
         transport.close()
-    for row in rows:
-        try:
-            transport.send(row)
-        except PermanentFailure as exc:
-            _record_failure(app, row.id, redact(str(exc)), permanent=True)
-        except Exception as exc:  # network and temporary SMTP errors: retry later
-            _record_failure(app, row.id, redact(f"{type(exc).__name__}: {exc}")[:300],
+        return 0
+    sent: list[models.Outbox] = []
+    for row, outcome in zip(rows, send_each(transport, rows), strict=True):
+        if outcome is None:
+            sent.append(row)
+        elif isinstance(outcome, PermanentFailure):
+            _record_failure(app, row.id, redact(str(outcome)), permanent=True)
+        else:  # network and temporary SMTP errors: retry later
+            _record_failure(app, row.id, redact(f"{type(outcome).__name__}: {outcome}")[:300],
                             permanent=False)
-        else:
-            _mark_sent(app, row)
-            sent += 1
-    return sent
+    _mark_sent(app, sent)
+    return len(sent)
 
 
 def _due_rows(app: App, limit: int) -> list[models.Outbox]:
@@ -220,21 +310,28 @@ def _due_rows(app: App, limit: int) -> list[models.Outbox]:
         return list(session.exec(query))
 
 
-def _mark_sent(app: App, row: models.Outbox) -> None:
-    """One UPDATE and its audit entry: this runs once per sent message, under the writer lock
-    that handling needs too, so it stays lean."""
+def _mark_sent(app: App, rows: Sequence[models.Outbox]) -> None:
+    """One UPDATE for the whole batch and one multi-row audit insert: this runs under the
+    writer lock that handling needs too, so it stays lean."""
+    if not rows:
+        return
     outbox = models.Outbox
     now = app.clock.now()
-    values: dict[str, object] = {"status": "sent", "sent_at": now,
-                                 "attempts": outbox.attempts + 1}
-    if row.purpose in SECRET_PURPOSES:  # a code or password is not kept once it went out
-        values["raw"] = b""
+    # a code or password is not kept once it went out
+    raw = case((col(outbox.purpose).in_(SECRET_PURPOSES), b""), else_=col(outbox.raw))
     with app.write_lock, unit_of_work(app.engine) as session:
-        session.execute(update(outbox).where(outbox.id == row.id).values(**values)  # type: ignore[arg-type]
+        session.execute(update(outbox).where(col(outbox.id).in_([r.id for r in rows]))  # type: ignore[arg-type]
+                        .values(status="sent", sent_at=now, attempts=outbox.attempts + 1,
+                                raw=raw)
                         .execution_options(synchronize_session=False))
-        audit(session, "outbox.sent", at=now, case_id=row.case_id, outbox_id=row.id,
-              purpose=row.purpose)
-    log.info("outbox %s sent (%s)", row.id, row.purpose)
+        session.execute(models.AuditLog.__table__.insert(), [  # type: ignore[attr-defined]
+            {"at": now, "actor": "bot", "action": "outbox.sent", "case_id": row.case_id,
+             "client_id": None, "inbound_id": None,
+             "details": json.dumps({"outbox_id": row.id, "purpose": row.purpose},
+                                   sort_keys=True)}
+            for row in rows])
+    for row in rows:
+        log.info("outbox %s sent (%s)", row.id, row.purpose)
 
 
 def _record_failure(app: App, outbox_id: int | None, error: str, *, permanent: bool) -> None:

@@ -14,12 +14,14 @@ import asyncio
 import contextlib
 import errno
 import logging
-import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -161,7 +163,8 @@ class SmtpListener:
         self.config = config
         self.on_spooled = on_spooled
         self.port: int | None = None
-        self._process: Any = None  # multiprocessing.process.BaseProcess
+        self._process: subprocess.Popen[bytes] | None = None
+        self._sentinel: int | None = None  # a pidfd: readable once the child has exited
         self._conn: Connection | None = None
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -173,22 +176,25 @@ class SmtpListener:
         return port
 
     async def _spawn(self, port: int) -> int:
-        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no fork of threads
-        ours, theirs = context.Pipe()
+        # a fresh interpreter running only the listener's entry module (bot.smtp_child): no
+        # fork of our threads, and none of the daemon's imports
+        ours, theirs = Pipe()
         config = ListenerConfig(**{**self.config.__dict__, "port": port})
-        process = context.Process(target=_child_main, args=(config, theirs),
-                                  name="stelloloxon-smtp", daemon=True)
-        process.start()
+        process = subprocess.Popen([sys.executable, "-m", "bot.smtp_child", str(theirs.fileno())],
+                                   pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
         theirs.close()
+        ours.send(config)
+        sentinel = os.pidfd_open(process.pid)
         kind, value = await asyncio.to_thread(_first_word, ours, process)
         if kind != "port":
             ours.close()
-            process.join(5)
+            os.close(sentinel)
+            await asyncio.to_thread(_join, process, 5)
             raise SmtpListenError(str(value))
-        self._process, self._conn = process, ours
+        self._process, self._conn, self._sentinel = process, ours, sentinel
         assert self._loop is not None
         self._loop.add_reader(ours.fileno(), self._on_wake)
-        self._loop.add_reader(process.sentinel, self._on_exit)
+        self._loop.add_reader(sentinel, self._on_exit)
         return int(value)
 
     def _on_wake(self) -> None:
@@ -208,14 +214,22 @@ class SmtpListener:
             self._conn.close()
         self._conn = None
 
+    def _forget_sentinel(self) -> None:
+        if self._sentinel is not None:
+            if self._loop is not None:
+                with contextlib.suppress(ValueError, OSError):
+                    self._loop.remove_reader(self._sentinel)
+            os.close(self._sentinel)
+            self._sentinel = None
+
     def _on_exit(self) -> None:
         assert self._loop is not None and self._process is not None
-        self._loop.remove_reader(self._process.sentinel)
+        self._forget_sentinel()
         self._forget_conn()
         self.on_spooled()  # anything it spooled before dying is imported
         if self._stopping:
             return
-        log.warning("SMTP listener exited (code %s); restarting", self._process.exitcode)
+        log.warning("SMTP listener exited (code %s); restarting", self._process.wait())
         self._loop.call_later(RESTART_DELAY_SECONDS,
                               lambda: asyncio.ensure_future(self._restart()))
 
@@ -235,20 +249,26 @@ class SmtpListener:
         process, conn = self._process, self._conn
         if process is None:
             return
-        if self._loop is not None:
-            with contextlib.suppress(ValueError, OSError):
-                self._loop.remove_reader(process.sentinel)
+        self._forget_sentinel()
         if conn is not None:
             with contextlib.suppress(OSError):
                 conn.send_bytes(b"stop")
         self._forget_conn()
-        await asyncio.to_thread(process.join, 10)
-        if process.is_alive():
+        if not await asyncio.to_thread(_join, process, 10):
             process.terminate()
-            await asyncio.to_thread(process.join, 5)
+            await asyncio.to_thread(_join, process, 5)
 
 
-def _first_word(conn: Connection, process: Any) -> tuple[str, object]:
+def _join(process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Wait for the child to exit; False if it is still running after `timeout`."""
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def _first_word(conn: Connection, process: subprocess.Popen[bytes]) -> tuple[str, object]:
     """The child's first message: ("port", n) or ("error", text); a child that died says
     nothing, and that is an error too."""
     deadline = time.monotonic() + 60
@@ -259,6 +279,6 @@ def _first_word(conn: Connection, process: Any) -> tuple[str, object]:
             except EOFError:
                 break
             return str(kind), value
-        if not process.is_alive():
+        if process.poll() is not None:
             break
     return "error", "the SMTP listener process did not start"

@@ -14,11 +14,14 @@ import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import trimesh
 
 from bot.projects import ziputil
+
+if TYPE_CHECKING:  # imported on the first model file: trimesh (with scipy) is ~60 MB resident
+    import trimesh
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,8 @@ def _container_problem(ext: str, data: bytes) -> str | None:
 
 
 def _load(data: bytes, file_type: str) -> trimesh.Trimesh:
+    import trimesh
+
     with warnings.catch_warnings():
         # numpy's divide/invalid warnings on degenerate triangles are findings, not errors
         warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"(trimesh|numpy)\.")

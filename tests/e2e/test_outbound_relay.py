@@ -115,3 +115,26 @@ def test_a_run_of_replies_shares_one_relay_session(make_app: Callable[..., App])
 
         assert deliver_due(app, transport) == 0  # nothing due: the session is closed
         assert transport.mail._smtp is None  # type: ignore[attr-defined]
+
+
+def test_a_burst_goes_out_in_one_round_and_a_refused_one_waits_alone(
+    make_app: Callable[..., App], clock: FrozenClock
+) -> None:
+    with CaptureSMTP() as relay:
+        app = make_app(relay_host=relay.host, relay_port=relay.port, relay_security="none",
+                       outbox_backoff_seconds=60)
+        for n in range(5):
+            _queue_one(app, key=f"burst:{n}")
+        transport = make_transport(app)
+        relay.fail_next(1, code=451)  # the first of the round is refused for now
+        assert deliver_due(app, transport) == 4
+        assert sorted(r.status for r in _outbox(app)) == ["pending"] + ["sent"] * 4
+        clock.advance(seconds=61)
+        assert deliver_due(app, transport) == 1
+        assert deliver_due(app, transport) == 0
+        messages = relay.wait_for(5)
+    assert len({m["Message-ID"] for m in messages}) == 5  # each once
+    with unit_of_work(app.engine) as session:
+        sent = [a for a in session.exec(select(models.AuditLog))
+                if a.action == "outbox.sent"]
+    assert len(sent) == 5
