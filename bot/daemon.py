@@ -99,8 +99,9 @@ class Daemon:
             self._start_downloads()
             await self._start_dashboard()
             self._start_children()
-            self.ready.set()
+            await self._beat()  # the first beat is on disk before anyone is told we are up
             workers.append(asyncio.create_task(self._heartbeat_worker(), name="heartbeat"))
+            self.ready.set()
             await self._stop.wait()
         finally:
             await asyncio.to_thread(stop_scheduler, self._scheduler)
@@ -213,15 +214,18 @@ class Daemon:
 
     async def _heartbeat_worker(self) -> None:
         """`stelloloxon-bot health` reads this file: fresh means the loop is alive."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await self._beat()
+
+    async def _beat(self) -> None:
         path = heartbeat_path(self.app.settings)
         smtp = ((self.app.settings.smtp_host, self.smtp_port)
                 if self.smtp_port is not None else None)
-        while True:
-            try:
-                await asyncio.to_thread(write_heartbeat, path, smtp)
-            except OSError as exc:  # a full disk must not stop the daemon; health will say
-                log_failure(log, "writing the heartbeat failed", exc)
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+        try:
+            await asyncio.to_thread(write_heartbeat, path, smtp)
+        except OSError as exc:  # a full disk must not stop the daemon; health will say
+            log_failure(log, "writing the heartbeat failed", exc)
 
     async def _spool_worker(self) -> None:
         """Import spooled SMTP mail (also what a crash left) and queue it for handling."""
