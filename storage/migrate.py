@@ -32,6 +32,9 @@ from storage import models
 assert models  # importing registers the tables on SQLModel.metadata
 
 log = logging.getLogger(__name__)
+# Alembic's per-step INFO lines ('Context impl SQLiteImpl') would land in every CLI command's
+# output; upgrades are logged by this module instead.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 SCRIPT_LOCATION = "storage:migrations"
 VERSION_TABLE = "alembic_version"
