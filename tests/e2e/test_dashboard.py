@@ -1,7 +1,8 @@
 """The staff dashboard end to end: the running daemon serves it on loopback, and Debian's
 chromium (headless, driven by Selenium through chromedriver) logs in, opens an overdue
 deletion case, approves it, and the deletion notice lands in the outbox. The run saves
-screenshots of the case list, a case and the report to docs/screenshots/ (shown in the README)."""
+screenshots of the case list, a case and the report (to docs/screenshots/, shown in the README,
+only with UPDATE_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,11 @@ from tests.helpers import outbox_messages, wait_until
 
 pytestmark = pytest.mark.e2e
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The README's pictures are refreshed only on request (UPDATE_SCREENSHOTS=1): a test run must
+# not rewrite tracked files.
+SCREENSHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+               if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+               else Path(tempfile.gettempdir()) / "stelloloxon-screenshots")
 PASSWORD = "correct horse battery"
 BROWSER_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
@@ -208,3 +213,4 @@ def _screenshot(driver: object, name: str, width: int, height: int) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     driver.set_window_size(width, height)  # type: ignore[attr-defined]
     driver.save_screenshot(str(SCREENSHOTS / name))  # type: ignore[attr-defined]
+    assert (SCREENSHOTS / name).stat().st_size > 0
