@@ -71,6 +71,7 @@ def browser(tmp_path: Path) -> Iterator[object]:
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
+    driver.implicitly_wait(5)  # an element may appear a moment after the page under load
     try:
         yield driver
     finally:
