@@ -198,9 +198,14 @@ _DELIVERY_NAME_RE = re.compile(
 )
 
 
-def _delivery_system_name(msg: ParsedMessage) -> bool:
+def _from_names(msg: ParsedMessage) -> list[str]:
+    """Display names of the From field, raw and as parsed (a mangled From may lose one)."""
     names = [name for name, _addr in getaddresses(_values(msg, "from"))] + [msg.from_name]
-    return any(_DELIVERY_NAME_RE.match(name.strip()) for name in names if name.strip())
+    return [name.strip() for name in names if name.strip()]
+
+
+def _delivery_system_name(msg: ParsedMessage) -> bool:
+    return any(_DELIVERY_NAME_RE.match(name) for name in _from_names(msg))
 
 
 _BOUNCE_SUBJECT_RE = re.compile(
@@ -355,8 +360,7 @@ _VIA_NAME_RE = re.compile(r"\S\s+via\s+\S", re.IGNORECASE)
 def _sent_via_platform(msg: ParsedMessage) -> bool:
     """From name "Anna Example via Docusign": a platform sending in a person's name (the
     person is in Reply-To, but what arrives is the platform's notice)."""
-    names = [name for name, _addr in getaddresses(_values(msg, "from"))] + [msg.from_name]
-    return any(_VIA_NAME_RE.search(name) for name in names if name)
+    return any(_VIA_NAME_RE.search(name) for name in _from_names(msg))
 
 
 # Outbound markers only: Mailgun and Amazon SES also stamp mail they *receive*
