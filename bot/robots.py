@@ -393,6 +393,98 @@ def _platform_headers(msg: ParsedMessage) -> bool:
     return any(_PLATFORM_MAILER_RE.match(v) for v in _values(msg, "x-mailer"))
 
 
+_REPLY_SUBJECT_RE = re.compile(
+    r"^\s*(re|fwd?|aw|wg|tr|rv|r|sv|vs|odp|antw|doorst|enc|i)\s*(\[\d+\])?\s*:", re.IGNORECASE)
+_FORWARD_MARK_RE = re.compile(
+    r"(forwarded message|original message|begin forwarded message|weitergeleitete nachricht|"
+    r"urspr[üu]ngliche nachricht|message transf[ée]r[ée]|message d'origine|mensaje reenviado|"
+    r"mensaje original|messaggio inoltrato|messaggio originale|mensagem encaminhada|"
+    r"mensagem original|doorgestuurd bericht|oorspronkelijk bericht|vidarebefordrat meddelande|"
+    r"ursprungligt meddelande|p[řr]eposlan[áa] zpr[áa]va|p[ůu]vodn[íi] zpr[áa]va|"
+    r"proslijeđena poruka|izvorna poruka|mesaj redirecționat|mesaj original|"
+    r"προωθημένο μήνυμα|αρχικό μήνυμα)",
+    re.IGNORECASE,
+)
+
+
+def _reply_or_forward(msg: ParsedMessage) -> bool:
+    """A person answering or passing on mail: what it quotes may read like a notice."""
+    return bool(msg.in_reply_to or msg.references or _REPLY_SUBJECT_RE.match(msg.subject)
+                or _FORWARD_MARK_RE.search(msg.new_text or msg.text or ""))
+
+
+# What notification senders print and people do not: "do not reply", "sent automatically",
+# "you are receiving this email because", "notification settings" (12 languages).
+_NOTICE_TEXT_RE = re.compile(
+    r"(do not reply to this|please do not reply|don'?t reply to this (e-?mail|message)|"
+    r"this (is an )?(automated|automatic|auto-generated) (message|e-?mail|notification)|"
+    r"this (e-?mail|message|notification) (was|has been|is) (sent |generated )?automatically|"
+    r"(this )?e-?mail was sent from your (web)?site|you(['’]re| are) receiving this (e-?mail|"
+    r"message|notification)|you received this (e-?mail|message) because|"
+    r"(notification|email|e-mail) (settings|preferences)\b|manage (your )?notifications|"
+    r"if you(['’]ve| have) already paid,? please ignore|"
+    r"bitte antworten sie nicht auf diese|antworten sie nicht auf diese (e-?mail|nachricht)|"
+    r"diese (e-?mail|nachricht) wurde automatisch|automatisch (erstellte|generierte) "
+    r"(e-?mail|nachricht)|sie erhalten diese (e-?mail|nachricht),? (weil|da)|"
+    r"benachrichtigungseinstellungen|"
+    r"merci de ne pas r[ée]pondre|ne (pas )?r[ée]pondez pas [àa] ce|"
+    r"(ce|cet) (message|courriel|e-?mail) (a [ée]t[ée] |est )?(envoy[ée]|g[ée]n[ée]r[ée]) "
+    r"automatiquement|vous recevez (ce|cet) (message|courriel|e-?mail)|"
+    r"no (responda|respondas|conteste) (a )?este (correo|mensaje|e-?mail)|"
+    r"este (correo|mensaje|e-?mail) (ha sido|fue|se ha) (enviado|generado) autom[áa]ticamente|"
+    r"(recibes|has recibido|est[áa]s recibiendo) este (correo|mensaje|e-?mail)|"
+    r"non rispondere a quest[oa]|quest[ao] (e-?mail|messaggio) [èe] stat[ao] (generat|inviat)"
+    r"[ao] automaticamente|ricevi quest[ao] (e-?mail|messaggio)|"
+    r"n[ãa]o responda a este|este e-?mail foi (gerado|enviado) automaticamente|"
+    r"(voc[êe] )?(est[áa] )?receb(endo|eu) este e-?mail porque|"
+    r"(reageer|antwoord) niet op deze|deze (e-?mail|mail|e-mail) is automatisch|"
+    r"(je|u) ontvangt deze (e-?mail|mail|e-mail|nieuwsbrief) omdat|"
+    r"svara inte p[åa] (detta|det h[äa]r)|(detta|det h[äa]r) (mejl|meddelande|e-postmeddelande) "
+    r"([äa]r|har) (skickats )?automatiskt|du f[åa]r (detta|det h[äa]r) (mejl|e-postmeddelande)|"
+    r"neodpov[íi]dejte na tento|tento e-?mail (byl )?(automaticky )?(vygenerov[áa]n|odesl[áa]n) "
+    r"automaticky|ne odgovarajte na ovu|ova (e-?mail )?poruka (je )?automatski|"
+    r"nu r[ăa]spunde[țt]i la acest|acest (e-?mail|mesaj) (a fost )?(generat|trimis) automat|"
+    r"μην απαντήσετε σε αυτό|αυτό το (μήνυμα|email) (στάλθηκε|δημιουργήθηκε) αυτόματα)",
+    re.IGNORECASE,
+)
+
+
+def _automated_notice_text(msg: ParsedMessage) -> bool:
+    """The text says it is an automated notice ("Do not reply to this e-mail", "You're
+    receiving this email because…"); not in replies and forwards, which may quote one."""
+    if _reply_or_forward(msg):
+        return False
+    return bool(_NOTICE_TEXT_RE.search(msg.text or ""))
+
+
+_TRANSACTION_SUBJECT_RE = re.compile(
+    r"(\b(new order|neue bestellung|nouvelle commande|nuevo pedido|nuovo ordine|novo pedido|"
+    r"nieuwe bestelling|nov[áa] objedn[áa]vka|ny best[äa]llning|comand[ăa] nou[ăa])\s*#\s*\d|"
+    r"\byour (payment )?receipt from\b|^\s*receipt (from|for)\b|"
+    r"\border (confirmation|confirmed)\b|\byour order\b.{0,40}\b(has (been )?shipped|"
+    r"is on (its|the) way|has been dispatched|was delivered|is confirmed)|"
+    r"\bpackage (scheduled|is on the way|delivered|out for delivery)|\bshipment notification|"
+    r"\binvoice \S+ is (overdue|due)\b|\bpayment (received|confirmation)\b|"
+    r"\byou (just )?(sold|made a sale)\b|\bnew sale\b|"
+    r"\bbestellbest[äa]tigung|\bversandbest[äa]tigung|\bzahlungsbest[äa]tigung|"
+    r"\bihr paket (kommt|wurde)|"
+    r"\bconfirmation de (commande|paiement)\b|\bvotre commande\b.{0,30}\b(exp[ée]di[ée]e|"
+    r"confirm[ée]e)|\bconfirmaci[óo]n de (pedido|pago)\b|"
+    r"\bconferma (d'ordine|dell'ordine|di pagamento)\b|"
+    r"\bconfirma[çc][ãa]o de (pedido|pagamento)\b|"
+    r"\borderbevestiging\b|\borderbekr[äa]ftelse\b|"
+    r"\bpotvrzen[íi] objedn[áa]vky\b|\bpotvrda narud[žz]be\b|"
+    r"\bconfirmare (comand[ăa]|plat[ăa])\b|\bεπιβεβαίωση παραγγελίας)",
+    re.IGNORECASE,
+)
+
+
+def _transaction_subject(msg: ParsedMessage) -> bool:
+    """Shop, payment and carrier notices ('New order #1187', 'Your receipt from …',
+    'Package scheduled for delivery'); not a reply or forward (a client may ask about one)."""
+    return not _reply_or_forward(msg) and bool(_TRANSACTION_SUBJECT_RE.search(msg.subject))
+
+
 RULES: tuple[RobotRule, ...] = (
     RobotRule("auto_submitted", "RFC 3834 Auto-Submitted header other than 'no'", _auto_submitted),
     RobotRule(
@@ -449,6 +541,12 @@ RULES: tuple[RobotRule, ...] = (
     RobotRule("list_unsubscribe", "RFC 2369 List-Unsubscribe (mail clients never add it)",
               _list_unsubscribe, soft=True),
     RobotRule("sent_via_platform", "From name 'Someone via Platform'", _sent_via_platform,
+              soft=True),
+    RobotRule("automated_notice_text", "the text says it is an automated notice ('do not reply "
+              "to this e-mail', 'you are receiving this email because', 12 languages)",
+              _automated_notice_text, soft=True),
+    RobotRule("transaction_subject", "shop, payment or carrier notice subject ('New order #…', "
+              "'Your receipt from …', 'Package scheduled for delivery')", _transaction_subject,
               soft=True),
     RobotRule("platform_headers", "tracking headers or X-Mailer of sending platforms (ESPs, "
               "shops, CRMs, issue trackers)", _platform_headers, soft=True),

@@ -46,12 +46,14 @@ def test_rule_names_in_contract_order() -> None:
         "form_notification_subject",
         "list_unsubscribe",
         "sent_via_platform",
+        "automated_notice_text",
+        "transaction_subject",
         "platform_headers",
     ]
     assert all(rule.description for rule in RULES)
     soft = {"bulk_role_sender", "list_group_recipient", "machine_payload",
             "form_notification_subject", "list_unsubscribe", "sent_via_platform",
-            "platform_headers"}
+            "platform_headers", "automated_notice_text", "transaction_subject"}
     assert set(SOFT_RULES) == soft
 
 
@@ -223,9 +225,11 @@ ROBOTS = MAIL / "robots"
         ("list_group_recipient.eml", ["list_group_recipient"]),
         ("machine_payload.eml", ["machine_payload"]),
         ("form_notification_subject.eml", ["form_notification_subject"]),
-        ("list_unsubscribe.eml", ["list_unsubscribe"]),
+        ("list_unsubscribe.eml", ["list_unsubscribe", "transaction_subject"]),
         ("sent_via_platform.eml", ["sent_via_platform"]),
         ("platform_headers.eml", ["platform_headers"]),
+        ("automated_notice_text.eml", ["automated_notice_text"]),
+        ("transaction_subject.eml", ["transaction_subject"]),
     ],
 )
 def test_each_rule_has_its_own_mail(name: str, fired: list[str]) -> None:
@@ -338,3 +342,65 @@ def test_xml_mentioned_by_a_person_is_not_a_payload() -> None:
 )
 def test_platform_rules(headers: str, fired: list[str]) -> None:
     assert robot_verdict(make(headers)) == fired
+
+
+@pytest.mark.parametrize(
+    "footer",
+    [
+        "Please do not reply to this email.",
+        "You're receiving this email because you made a purchase at ShapeForge.",
+        "This email was sent from your website \"Stelloloxon Pro\" by the Wordfence plugin.",
+        "Notification settings: https://platform.example/settings",
+        "Bitte antworten Sie nicht auf diese E-Mail.",
+        "Diese E-Mail wurde automatisch erstellt.",
+        "Merci de ne pas répondre à ce message.",
+        "Este correo ha sido generado automáticamente.",
+        "Non rispondere a questa email.",
+        "Não responda a este e-mail.",
+        "Reageer niet op deze e-mail.",
+        "Svara inte på detta mejl.",
+        "Neodpovídejte na tento e-mail.",
+        "Nu răspundeți la acest mesaj.",
+    ],
+)
+def test_notice_text_in_each_language(footer: str) -> None:
+    body = f"Your parcel 44-17 is on its way.\n\n{footer}\n"
+    assert robot_verdict(make("Subject: Parcel 44-17", body)) == ["automated_notice_text"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        # a client forwarding a carrier notice with a question on top
+        ("Subject: Fwd: Your parcel 44-17",
+         "Is this my order? It never came.\n\n---------- Forwarded message ---------\n"
+         "Your parcel is on its way. Please do not reply to this email."),
+        # an answer to the bot that quotes its own footer
+        ("Subject: Re: your request\nIn-Reply-To: <ack-1@stelloloxon.example>",
+         "Yes, please go ahead.\n\n> This is an automated message, please do not reply."),
+        ("Subject: Re: Order confirmation #1187", "The order is wrong, I wanted 2 copies."),
+        ("Subject: question about my order", "Do not delete my files, I will reply to the quote."),
+        # a new job is a "new order" too, in people's words
+        ("Subject: Nuevo pedido", "Hola, os mando el STL para imprimir 3 piezas."),
+        ("Subject: Neue Bestellung", "Hallo, anbei die Datei, bitte 2 Stück drucken."),
+    ],
+)
+def test_people_quoting_notices_are_not_robots(headers: str, body: str) -> None:
+    assert robot_verdict(make(headers, body)) == []
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "[Shop]: New order #1187",
+        "Your receipt from ShapeForge #2391-4470",
+        "UPS Update: Package Scheduled for Delivery Friday",
+        "Reminder: Invoice INV-30871 is overdue",
+        "Congratulations! You sold a design",
+        "Ihre Bestellbestätigung Nr. 4471",
+        "Confirmación de pedido 7781",
+        "Orderbevestiging 55120",
+    ],
+)
+def test_transaction_subjects(subject: str) -> None:
+    assert robot_verdict(make(f"Subject: {subject}")) == ["transaction_subject"]
