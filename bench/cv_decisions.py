@@ -60,13 +60,16 @@ def main() -> None:
                         default=[core.IRREVERSIBLE_MODEL_ONLY])
     parser.add_argument("--margin", type=float, nargs="+", default=[core.MODEL_ONLY_MARGIN])
     parser.add_argument("--threshold", type=float, nargs="+", default=[0.5])
+    parser.add_argument("--erasure-word", type=int, nargs="+", default=[1],
+                        help="1: a plain erasure word lifts the deletion gate, 0: never")
     args = parser.parse_args()
     folds = fold_models()
-    for irr, margin, threshold in itertools.product(args.irreversible, args.margin,
-                                                   args.threshold):
+    for irr, margin, threshold, lift in itertools.product(
+            args.irreversible, args.margin, args.threshold, args.erasure_word):
         core.IRREVERSIBLE_MODEL_ONLY, core.MODEL_ONLY_MARGIN = irr, margin
-        print(f"irreversible {irr:g} margin {margin:g} threshold {threshold:g}: "
-              f"{line(run(folds, threshold))}", flush=True)
+        core.ERASURE_WORD_LIFTS = bool(lift)
+        print(f"irreversible {irr:g} margin {margin:g} threshold {threshold:g} "
+              f"erasure-word {lift}: {line(run(folds, threshold))}", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import statistics
 
 from sklearn.model_selection import KFold
 
-from bot.understand import classifier
+from bot.understand import classifier, features
 from bot.understand.evaluate import Report, evaluate
 from bot.understand.training import train, training_items
 
@@ -49,7 +49,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--c", type=float, nargs="+", default=[8.0])
     parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--no-concepts", action="store_true",
+                        help="without the concept block (bot.understand.concepts)")
     args = parser.parse_args()
+    features.CONCEPTS = not args.no_concepts
     for c in args.c:
         print(f"C={c:g}: {summary(fold_reports(c, args.threshold))}", flush=True)
 

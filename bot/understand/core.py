@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.understand import classifier, entities, language
+from bot.understand import classifier, concepts, entities, language
 from bot.understand.features import RuleEvidence, featurize
 from bot.understand.matcher import (
     SUBJECT_BONUS,
@@ -30,6 +30,10 @@ MODEL_ONLY_MARGIN = 0.25
 # near-certain (a plain "send me a copy of all my data" scored 0.89 for deletion).
 IRREVERSIBLE_INTENTS = frozenset({"deletion"})
 IRREVERSIBLE_MODEL_ONLY = 0.95
+# ... unless a clause asks for erasure plainly, in any language, in a mail about personal data
+# ("and delete it afterwards"): then the usual model-only margin applies. "A copy of all my
+# data" names no erasure, "delete some faces" no personal data.
+ERASURE_WORD_LIFTS = True
 # The rules' explicit phrasings (weights 0.85-0.95, "delete my account") are high-precision:
 # where they fire plainly in the body, the model may not talk a verified right away.
 RULE_FLOOR = 0.9
@@ -90,7 +94,10 @@ def understand(
     body, subj, hits = reading.body, reading.subject, reading.hits
     lang = language.detect(body or subj, SUPPORTED_LANGUAGES, [h.rule.lang for h in hits.values()])
     scores = _model_scores(reading) or score(hits.values())
-    intents, reasons = _choose(scores, threshold)
+    erasure_named = ERASURE_WORD_LIFTS and concepts.erasure_of_personal_data(body)
+    negated = reading.evidence.negated | (
+        IRREVERSIBLE_INTENTS if concepts.named_only_negated(body, "DELETE") else frozenset())
+    intents, reasons = _choose(scores, threshold, erasure_named, negated)
     reasons += _language_reasons(lang, body)
     reasons += _conflict_reasons(intents)
     return Understanding(
@@ -157,10 +164,11 @@ def _rule_languages(body: str) -> set[str] | None:
     return {top, "en"} if top in SUPPORTED_LANGUAGES else None
 
 
-def _choose(scores: list[Score], threshold: float) -> tuple[tuple[Intent, ...], list[str]]:
+def _choose(scores: list[Score], threshold: float, erasure_named: bool = False,
+            negated: frozenset[str] = frozenset()) -> tuple[tuple[Intent, ...], list[str]]:
     """Intents at or above the threshold ('other' only alone); else the plausible weak ones,
     flagged for asking."""
-    passing = [s for s in scores if s.value >= _needed(s, threshold)]
+    passing = [s for s in scores if s.value >= _needed(s, threshold, erasure_named)]
     if len(passing) > 1:
         passing = [s for s in passing if s.intent != "other"]
     passing.sort(key=lambda s: s.intent not in PRIVACY_INTENTS)  # the rights asked lead
@@ -170,7 +178,9 @@ def _choose(scores: list[Score], threshold: float) -> tuple[tuple[Intent, ...], 
         reasons.append(
             f"low confidence: best guess '{best.intent}' at {best.value:.2f} < {threshold:.2f}"
         )
-        passing = [s for s in scores[:MAX_WEAK_INTENTS] if s.value >= WEAK_FLOOR]
+        # a weak guess is never a right the text names only negated ("bitte nichts löschen")
+        passing = [s for s in scores[:MAX_WEAK_INTENTS]
+                   if s.value >= WEAK_FLOOR and s.intent not in negated]
     intents = tuple(Intent(s.intent, round(s.value, 3), s.evidence) for s in passing)
     if not intents:
         reasons.append("no intent is plausible: only 'other'")
@@ -180,13 +190,13 @@ def _choose(scores: list[Score], threshold: float) -> tuple[tuple[Intent, ...], 
     return intents, reasons
 
 
-def _needed(s: Score, threshold: float) -> float:
+def _needed(s: Score, threshold: float, erasure_named: bool = False) -> float:
     """What an intent's probability must reach: more when no rule saw it at all, because a
     right added that was not asked is the costly error (codes, actions, worried clients)."""
     model_only = all(e.startswith("model.") for e in s.evidence)
     if not model_only:
         return threshold
-    if s.intent in IRREVERSIBLE_INTENTS:  # "all my data" is in copies and erasures alike
+    if s.intent in IRREVERSIBLE_INTENTS and not erasure_named:  # "all my data": copy or erase
         return IRREVERSIBLE_MODEL_ONLY
     return min(threshold + MODEL_ONLY_MARGIN, 0.95)
 

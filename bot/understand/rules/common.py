@@ -24,7 +24,9 @@ RULES = (
     ("correction", "gdpr_art16", _article(16), 0.45),
     ("deletion", "gdpr_art17", _article(17), 0.45),
     ("restriction", "gdpr_art18", _article(18), 0.45),
-    ("optout", "gdpr_art21", _article(21), 0.45),
+    # Art. 21(1) objects to processing (restriction); 21(2)/(3) to direct marketing (opt-out),
+    # which the marketing words of the letter then say (tests/data/LABELS.md)
+    ("restriction", "gdpr_art21", _article(21), 0.45),
     ("complaint", "gdpr_art77", _article(77), 0.6),
     ("optout", "unsubscribe", r"\b(unsubscribe|opt[- ]?out)\b", 0.85),
     ("optout", "newsletter", r"\bnewsletters?\b", 0.4),
