@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from sqlmodel import Session, col, func, select
 
+from bot.batchcache import batch_cache
 from bot.context import App
 from bot.identity import channel_of, is_chat_address
 from bot.replies import Rendered
@@ -387,6 +388,10 @@ def _record_outbound(
 def replies_sent_recently(session: Session, app: App, address: str) -> int:
     """Automatic replies queued to an address inside the rate-limit window."""
     since = app.clock.now() - timedelta(minutes=app.settings.reply_rate_window_minutes)
+    cache = batch_cache(session)
+    known = cache.replies_since(address, since) if cache else None
+    if known is not None:
+        return known
     query = select(func.count()).select_from(models.Outbox).where(
         models.Outbox.to_addr == address, models.Outbox.created_at >= since
     )
