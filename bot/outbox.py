@@ -85,9 +85,10 @@ def enqueue_email(
     headers: Mapping[str, str] | None = None,
 ) -> models.Outbox:
     """Queue one message; a second call with the same key returns the first row unchanged."""
-    existing = session.exec(
-        select(models.Outbox).where(models.Outbox.idempotency_key == idempotency_key)
-    ).first()
+    with session.no_autoflush:  # every Outbox row is flushed as it is queued (below)
+        existing = session.exec(
+            select(models.Outbox).where(models.Outbox.idempotency_key == idempotency_key)
+        ).first()
     if existing is not None:
         return existing
     now = app.clock.now()
