@@ -27,6 +27,7 @@ from sqlalchemy import event, inspect
 from sqlmodel import Session, col, select
 
 from storage import models
+from storage.db import add_row
 
 CACHE_KEY = "batch_cache"  # session.info key while a batch is being handled
 HANDLED = ("processed", "robot", "duplicate", "spam")  # bot.duplicates.HANDLED
@@ -36,6 +37,16 @@ IN_CHUNK = 500  # keys per IN list
 def batch_cache(session: Session) -> BatchCache | None:
     """The cache of the batch this session is handling, if any."""
     return session.info.get(CACHE_KEY)
+
+
+def add_link(session: Session, case_id: int | None, message_id: str, direction: str) -> None:
+    """Record a Message-ID on a case (storage.db.add_row), and tell the batch's cache."""
+    assert case_id is not None
+    add_row(session, models.CaseMessageId, case_id=case_id, message_id=message_id,
+            direction=direction)
+    cache = batch_cache(session)
+    if cache is not None and message_id in cache.case_message_ids:
+        cache.case_message_ids[message_id].add(case_id)
 
 
 class BatchCache:

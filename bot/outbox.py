@@ -20,12 +20,12 @@ from urllib.parse import quote
 
 from sqlmodel import Session, col, func, select
 
-from bot.batchcache import batch_cache
+from bot.batchcache import add_link, batch_cache
 from bot.context import App
 from bot.identity import channel_of, is_chat_address
 from bot.replies import Rendered
 from storage import models
-from storage.db import audit
+from storage.db import add_row, audit
 
 MAX_REFERENCES = 20
 # CPython folds some long headers by moving the whole value to a continuation line, which
@@ -373,15 +373,13 @@ def _record_outbound(
 ) -> None:
     now = app.clock.now()
     if case is not None:
-        session.add(models.CaseMessageId(case_id=case.id, message_id=row.message_id,
-                                         direction="out"))
+        add_link(session, case.id, row.message_id, "out")
     if client_id is not None:
-        session.add(models.Communication(
-            client_id=client_id, case_id=case.id if case else None,
-            channel=channel_of(row.to_addr),
-            direction="out", address=row.to_addr, subject=subject,
-            message_id=row.message_id, outbox_id=row.id, occurred_at=now,
-        ))
+        add_row(session, models.Communication,
+                client_id=client_id, case_id=case.id if case else None,
+                channel=channel_of(row.to_addr),
+                direction="out", address=row.to_addr, subject=subject,
+                message_id=row.message_id, outbox_id=row.id, occurred_at=now)
     audit(session, "outbox.queued", at=now, case_id=case.id if case else None,
           client_id=client_id, outbox_id=row.id, purpose=row.purpose)
 

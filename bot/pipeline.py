@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select, update
 
 from bot import authn, clarify, duplicates, privacy, robots, spam
-from bot.batchcache import CACHE_KEY, BatchCache, batch_cache
+from bot.batchcache import CACHE_KEY, BatchCache, add_link, batch_cache
 from bot.cases import client_for_address, open_case, set_status
 from bot.context import App
 from bot.conversation import find_case
@@ -38,7 +38,7 @@ from bot.staff import escalate, notify_quarantine
 from bot.staff_commands import handle_staff_mail, is_staff
 from bot.understand import PRIVACY_INTENTS, Understanding, understand
 from storage import models
-from storage.db import AUDIT_BUFFER, audit, flush_audit, unit_of_work
+from storage.db import AUDIT_BUFFER, add_row, audit, collecting_rows, flush_audit, unit_of_work
 
 log = logging.getLogger(__name__)
 REQUESTER_LOCK_SPACE = 0x5354  # advisory locks (ns, hash of the requester's address)
@@ -183,7 +183,8 @@ def _handle_one(session: Session, app: App, row: models.InboundMessage,
     cache = batch_cache(session)
     try:
         with session.begin_nested():
-            _handle(session, app, row, verdict, spamd)
+            with collecting_rows(session):
+                _handle(session, app, row, verdict, spamd)
             session.flush()
     except _Busy:  # rolled back; still "new", claimed again once the other commits
         del entries[mark:]
@@ -542,17 +543,15 @@ def _link_inbound(session: Session, app: App, incoming: Incoming, case: models.C
     row, parsed = incoming.row, incoming.parsed
     row.case_id = case.id
     if parsed.message_id and not _on_case(session, case, parsed.message_id):
-        session.add(models.CaseMessageId(case_id=case.id, message_id=parsed.message_id,
-                                         direction="in"))
+        add_link(session, case.id, parsed.message_id, "in")
     if client is not None:
         client.last_active_at = app.clock.now()
         session.add(client)
-        session.add(models.Communication(
-            client_id=client.id, case_id=case.id, channel=channel_of(parsed.from_addr),
-            direction="in",
-            address=parsed.from_addr, subject=parsed.subject[:500],
-            message_id=parsed.message_id, inbound_id=row.id, occurred_at=row.received_at,
-        ))
+        add_row(session, models.Communication,
+                client_id=client.id, case_id=case.id, channel=channel_of(parsed.from_addr),
+                direction="in",
+                address=parsed.from_addr, subject=parsed.subject[:500],
+                message_id=parsed.message_id, inbound_id=row.id, occurred_at=row.received_at)
 
 
 

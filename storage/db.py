@@ -8,10 +8,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import TextClause, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-from sqlmodel import Session, create_engine
+from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.sql.util import find_tables
+from sqlmodel import Session, SQLModel, create_engine
 
 from storage import models
 from storage.migrate import ensure_schema
@@ -124,6 +126,58 @@ def flush_audit(session: Session) -> None:
 
 
 _AUDIT_INSERT = models.AuditLog.__table__.insert()  # type: ignore[attr-defined]
+
+ROW_BUFFER = "row_buffer"  # session.info key: {table: [row values]} while rows are collected
+
+
+def add_row(session: Session, model: type[SQLModel], **values: Any) -> None:
+    """Insert a row nothing refers to by id: collected for one executemany per table when
+    the session collects (a handling batch: a message's Message-ID links and communications
+    were one INSERT each), else added as an ORM object."""
+    buffered = session.info.get(ROW_BUFFER)
+    if buffered is None:
+        session.add(model(**values))
+        return
+    table = model.__table__  # type: ignore[attr-defined]
+    # every row with every column (the model's defaults): one executemany takes one shape
+    buffered.setdefault(table, []).append(model(**values).model_dump(exclude={"id"}))
+
+
+def flush_rows(session: Session) -> None:
+    """Write the collected rows, one executemany INSERT per table. Any query that reads one
+    of those tables calls this first (see _rows_before_reading), as autoflush would."""
+    buffered = session.info.get(ROW_BUFFER)
+    if not buffered:
+        return
+    pending = list(buffered.items())
+    buffered.clear()
+    connection = session.connection()
+    for table, rows in pending:
+        connection.execute(table.insert(), rows)
+
+
+@contextmanager
+def collecting_rows(session: Session) -> Iterator[None]:
+    """Collect add_row rows while the block runs and write them at its end; on an error
+    they are dropped (the caller's savepoint rolls back what was written already)."""
+    session.info[ROW_BUFFER] = {}
+    try:
+        yield
+        flush_rows(session)
+    finally:
+        session.info.pop(ROW_BUFFER, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _rows_before_reading(state: ORMExecuteState) -> None:
+    buffered = state.session.info.get(ROW_BUFFER)
+    if not buffered:
+        return
+    statement = state.statement
+    touched = set(find_tables(statement, include_joins=True, include_aliases=True,
+                              include_crud=True))
+    if isinstance(statement, TextClause) or touched & set(buffered):
+        flush_rows(state.session)
 
 
 @event.listens_for(Session, "before_flush")
