@@ -69,7 +69,7 @@ class BatchCache:
         self.by_message_id: dict[str, set[int]] = {}
         self.by_sha256: dict[str, dict[int, datetime]] = {}
         self.case_message_ids: dict[str, set[int]] = {}
-        self.sent_at: dict[str, list[datetime]] = {}
+        self.sent_at: dict[str, dict[str, datetime]] = {}  # address: {outbox key: created}
 
     # ------------------------------------------------------------------ prefetch
 
@@ -131,11 +131,11 @@ class BatchCache:
     def _load_sent(self, addresses: list[str]) -> None:
         outbox = models.Outbox
         for chunk in _chunks(addresses):
-            self.sent_at.update((a, []) for a in chunk)
-            query = select(outbox.to_addr, outbox.created_at).where(
+            self.sent_at.update((a, {}) for a in chunk)
+            query = select(outbox.to_addr, outbox.idempotency_key, outbox.created_at).where(
                 col(outbox.to_addr).in_(chunk), outbox.created_at >= self.window_start)
-            for address, created_at in self.session.exec(query):
-                self.sent_at[address].append(created_at)
+            for address, key, created_at in self.session.exec(query):
+                self.sent_at[address][key] = created_at
 
     # ------------------------------------------------------------------ lookups
 
@@ -181,12 +181,17 @@ class BatchCache:
         return None if cases is None else case_id in cases
 
     def replies_since(self, address: str, since: datetime) -> int | None:
-        """Outbox rows to the address created since then; None: not known."""
-        self._settle((models.Outbox,))
+        """Outbox rows to the address created since then; None: not known. Rows queued
+        but not flushed yet count too (note_outbox)."""
         times = self.sent_at.get(address) if since >= self.window_start else None
         if times is None:
             return None
-        return sum(1 for at in times if _aware(at) >= _aware(since))
+        return sum(1 for at in times.values() if _aware(at) >= _aware(since))
+
+    def note_outbox(self, row: models.Outbox) -> None:
+        """An Outbox row queued in the session (flushed later)."""
+        if row.to_addr in self.sent_at:
+            self.sent_at[row.to_addr][row.idempotency_key] = row.created_at
 
     # ------------------------------------------------------------------ keeping up
 
@@ -214,8 +219,7 @@ class BatchCache:
             if obj.message_id in self.case_message_ids:
                 self.case_message_ids[obj.message_id].add(obj.case_id)
         elif isinstance(obj, models.Outbox):
-            if obj.to_addr in self.sent_at:
-                self.sent_at[obj.to_addr].append(obj.created_at)
+            self.note_outbox(obj)
         elif isinstance(obj, models.InboundMessage):
             self._track_inbound(obj)
 

@@ -25,7 +25,7 @@ from bot.context import App
 from bot.identity import channel_of, is_chat_address
 from bot.replies import Rendered
 from storage import models
-from storage.db import add_row, audit
+from storage.db import IdOf, add_row, audit, collecting
 
 MAX_REFERENCES = 20
 # CPython folds some long headers by moving the whole value to a continuation line, which
@@ -85,10 +85,7 @@ def enqueue_email(
     headers: Mapping[str, str] | None = None,
 ) -> models.Outbox:
     """Queue one message; a second call with the same key returns the first row unchanged."""
-    with session.no_autoflush:  # every Outbox row is flushed as it is queued (below)
-        existing = session.exec(
-            select(models.Outbox).where(models.Outbox.idempotency_key == idempotency_key)
-        ).first()
+    existing = _queued(session, idempotency_key)
     if existing is not None:
         return existing
     now = app.clock.now()
@@ -108,9 +105,25 @@ def enqueue_email(
         created_at=now,
     )
     session.add(row)
-    session.flush()
+    if collecting(session):  # a batch's message: the row goes in with its one flush
+        cache = batch_cache(session)
+        if cache is not None:
+            cache.note_outbox(row)
+    else:
+        session.flush()
     _record_outbound(session, app, row, case, client_id, rendered.subject)
     return row
+
+
+def _queued(session: Session, idempotency_key: str) -> models.Outbox | None:
+    """The row already queued under this key: pending in the session, or stored."""
+    for obj in session.new:
+        if isinstance(obj, models.Outbox) and obj.idempotency_key == idempotency_key:
+            return obj
+    with session.no_autoflush:  # pending Outbox rows were looked at above
+        return session.exec(
+            select(models.Outbox).where(models.Outbox.idempotency_key == idempotency_key)
+        ).first()
 
 
 class Composed:
@@ -379,9 +392,9 @@ def _record_outbound(
                 client_id=client_id, case_id=case.id if case else None,
                 channel=channel_of(row.to_addr),
                 direction="out", address=row.to_addr, subject=subject,
-                message_id=row.message_id, outbox_id=row.id, occurred_at=now)
+                message_id=row.message_id, outbox_id=IdOf(row), occurred_at=now)
     audit(session, "outbox.queued", at=now, case_id=case.id if case else None,
-          client_id=client_id, outbox_id=row.id, purpose=row.purpose)
+          client_id=client_id, outbox_id=IdOf(row), purpose=row.purpose)
 
 
 def replies_sent_recently(session: Session, app: App, address: str) -> int:

@@ -102,14 +102,51 @@ def audit(
     object: a handled message writes half a dozen entries, and each would otherwise cost a
     flush of its own. Queries in the same transaction see the entry all the same.
     """
-    entry = {"at": at, "actor": actor, "action": action, "case_id": case_id,
-             "client_id": client_id, "inbound_id": inbound_id,
-             "details": json.dumps(details, sort_keys=True, default=str)}
+    entry: dict[str, Any] = {"at": at, "actor": actor, "action": action, "case_id": case_id,
+                             "client_id": client_id, "inbound_id": inbound_id}
+    lazy = any(isinstance(v, IdOf) for v in details.values())
+    entry["details"] = _LazyDetails(details) if lazy else _details_json(details)
     buffered = session.info.get(AUDIT_BUFFER)
     if buffered is not None:  # a batch collects its entries; flush_audit writes them at once
         buffered.append(entry)
         return
-    session.connection().execute(_AUDIT_INSERT, entry)
+    session.connection().execute(_AUDIT_INSERT, _written(session, [entry]))
+
+
+class IdOf:
+    """The id of an ORM object that may not be flushed yet (an Outbox row queued in a
+    batch): a collected row or audit entry holding one gets the id when it is written."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def resolve(self, session: Session) -> Any:
+        if self.obj.id is None:
+            session.flush()
+        return self.obj.id
+
+
+class _LazyDetails(dict[str, Any]):
+    """Audit details with an IdOf among them, serialised when the entry is written."""
+
+
+def _details_json(details: dict[str, Any]) -> str:
+    return json.dumps(details, sort_keys=True, default=str)
+
+
+def _resolve(session: Session, value: Any) -> Any:
+    if isinstance(value, IdOf):
+        return value.resolve(session)
+    if isinstance(value, _LazyDetails):
+        return _details_json({k: _resolve(session, v) for k, v in value.items()})
+    return value
+
+
+def _written(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with every IdOf replaced by its id (flushing the session once if needed)."""
+    return [{k: _resolve(session, v) for k, v in row.items()} for row in rows]
 
 
 AUDIT_BUFFER = "audit_buffer"  # session.info key: a list while entries are being collected
@@ -121,7 +158,7 @@ def flush_audit(session: Session) -> None:
     transaction calls this first."""
     buffered = session.info.get(AUDIT_BUFFER)
     if buffered:
-        session.connection().execute(_AUDIT_INSERT, list(buffered))
+        session.connection().execute(_AUDIT_INSERT, _written(session, list(buffered)))
         buffered.clear()
 
 
@@ -136,11 +173,12 @@ def add_row(session: Session, model: type[SQLModel], **values: Any) -> None:
     were one INSERT each), else added as an ORM object."""
     buffered = session.info.get(ROW_BUFFER)
     if buffered is None:
-        session.add(model(**values))
+        session.add(model(**_written(session, [values])[0]))
         return
     table = model.__table__  # type: ignore[attr-defined]
     # every row with every column (the model's defaults): one executemany takes one shape
-    buffered.setdefault(table, []).append(model(**values).model_dump(exclude={"id"}))
+    defaults = model().model_dump(exclude={"id"})  # type: ignore[call-arg]
+    buffered.setdefault(table, []).append({**defaults, **values})
 
 
 def flush_rows(session: Session) -> None:
@@ -153,7 +191,12 @@ def flush_rows(session: Session) -> None:
     buffered.clear()
     connection = session.connection()
     for table, rows in pending:
-        connection.execute(table.insert(), rows)
+        connection.execute(table.insert(), _written(session, rows))
+
+
+def collecting(session: Session) -> bool:
+    """add_row rows are being collected (a message of a handling batch)."""
+    return ROW_BUFFER in session.info
 
 
 @contextmanager
