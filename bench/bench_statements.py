@@ -6,7 +6,10 @@ mail, mail without Message-ID) and handles them with process_pending on SQLite, 
 every statement the engine executes (SQLAlchemy `before_cursor_execute`, executemany counts
 once) and every Session flush while the pipeline runs.
 
-Usage: .venv/bin/python bench/bench_statements.py [--messages 200] [--batch 50] [--by-kind]
+Usage: .venv/bin/python bench/bench_statements.py [--messages 200] [--batch 50]
+
+Issue #18 (on this mix, batch 50): 16.42 statements and 5.68 flushes per message before
+the batch cache, 9.52 and 1.90 after.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +40,7 @@ from storage.db import unit_of_work
 from tests import dkimkeys
 from tests.helpers import make_mail
 
-START_ISO = "2026-11-25T09:00:00+00:00"
+START = datetime.fromisoformat("2026-11-25T09:00:00+00:00")
 BODIES = (
     "Please send me a copy of my data.",
     "Please delete my data.",
@@ -102,20 +106,17 @@ def counting(app: App) -> Iterator[Counter[str]]:
 
 
 def run(n: int, batch: int) -> tuple[Counter[str], Counter[str]]:
-    from datetime import datetime
-
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, data_dir=Path(tmp) / "var",  # type: ignore[call-arg]
                             demo_data=False, smtp_port=0, log_level="WARNING",
                             staff_senders=["boss@stelloloxonpro.com"], reply_rate_limit=10**9)
-        app = bootstrap(settings, clock=FrozenClock(datetime.fromisoformat(START_ISO)))
+        app = bootstrap(settings, clock=FrozenClock(START))
         app.dns_txt = dkimkeys.dns_txt
         seed_demo(app)
         for raw in varied_mails(n):
             store_raw(app, "inject", raw)
-        original = pipeline.process_batch
         with counting(app) as counts:
-            while original(app, batch):
+            while pipeline.process_batch(app, batch):
                 pass
         with unit_of_work(app.engine) as session:
             statuses = Counter(dict(session.exec(
