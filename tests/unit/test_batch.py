@@ -125,3 +125,18 @@ def test_a_failed_message_leaves_no_trace_for_the_next_in_its_batch(
     assert [status for _, status, _, _ in outcome["inbound"]] == [
         "processed", "quarantined", "processed"]
     assert outcome == _outcome(single)
+
+
+def test_the_reply_rate_limit_counts_replies_queued_earlier_in_the_batch(
+        make_app: Callable[..., App], tmp_path: Path) -> None:
+    mails = [make_mail(f"Please send me a copy of my data ({n})", msgid=f"<rl{n}@x.com>")
+             for n in range(6)]
+    batch = make_app(data_dir=tmp_path / "batch", reply_rate_limit=3)
+    single = make_app(data_dir=tmp_path / "single", reply_rate_limit=3)
+    _store_all(batch, mails)
+    for inbound_id in _store_all(single, mails):
+        process_inbound(single, inbound_id)
+    assert process_pending(batch) == 6
+    outcome = _outcome(batch)
+    assert len([r for r in outcome["outbox"] if r[2] == "jane@example.com"]) == 3
+    assert outcome == _outcome(single)
