@@ -10,6 +10,11 @@ and machines share one database without handling a message twice) and handles ea
 savepoint of its own; one commit makes the whole batch durable, or a crash loses the whole
 batch's work and the rows are still "new" for the next claim (never a reply without its
 status change, never a status change without its reply).
+
+Within a batch the lookups every message makes (its sender's client and open cases, whether
+it was handled before, the reply-rate count) come from one BatchCache (bot.batchcache),
+prefetched for the whole batch and kept current as its messages write; a message's
+Message-ID links and communications go in as one executemany (storage.db.add_row).
 """
 
 from __future__ import annotations
