@@ -46,12 +46,14 @@ def test_rule_names_in_contract_order() -> None:
         "form_notification_subject",
         "list_unsubscribe",
         "sent_via_platform",
+        "automated_notice_text",
+        "transaction_subject",
         "platform_headers",
     ]
     assert all(rule.description for rule in RULES)
     soft = {"bulk_role_sender", "list_group_recipient", "machine_payload",
             "form_notification_subject", "list_unsubscribe", "sent_via_platform",
-            "platform_headers"}
+            "platform_headers", "automated_notice_text", "transaction_subject"}
     assert set(SOFT_RULES) == soft
 
 
@@ -68,8 +70,8 @@ def test_rule_names_in_contract_order() -> None:
              "delivery_system_name", "bounce_subject"],
         ),
         (
-            "ooo_de_auto_submitted.eml",
-            ["auto_submitted", "auto_reply_headers", "auto_reply_subject"],
+            "ooo_de_auto_submitted.eml",  # its X-Auto-Response-Suppress alone would not count
+            ["auto_submitted", "auto_reply_subject"],
         ),
         ("ooo_de_x_autoreply.eml", ["auto_reply_headers", "auto_reply_subject"]),
         ("mailing_list.eml", ["list_headers", "list_unsubscribe"]),
@@ -97,7 +99,9 @@ def test_sample_messages(name: str, fired: list[str]) -> None:
         ("List-Unsubscribe: <mailto:u@example.com>", ["list_unsubscribe"]),
         ("X-Autoreply: yes", ["auto_reply_headers"]),
         ("X-Autorespond: Vacation", ["auto_reply_headers"]),
-        ("X-Auto-Response-Suppress: OOF, DR", ["auto_reply_headers"]),
+        # asks the recipient not to auto-answer; Outlook sets it on people's mail too
+        ("X-Auto-Response-Suppress: OOF, DR", []),
+        ("X-Auto-Response-Suppress: All", []),
         ("X-Auto-Response-Suppress: RN, NRN", []),
         ("X-Mailer: Vacation/1.2.7", ["auto_reply_headers"]),
         ("X-Mailer: Microsoft Outlook 16.0", []),
@@ -147,7 +151,12 @@ def test_sender_rules(sender: str, fired: list[str]) -> None:
         ("Autoreply: hello", True),
         ("Auto-Reply", True),
         ("Abwesenheitsnotiz", True),
-        ("AW: Automatische Antwort: Angebot", True),
+        ("Automatische Antwort: Angebot", True),
+        # a person answering an auto-reply, or announcing their own absence
+        ("AW: Automatische Antwort: Angebot", False),
+        ("Re: Automatic reply: Re: STL repair", False),
+        ("Out of office next week - please send the files before Friday", False),
+        ("Out of office (back on 5 January)", True),
         ("Réponse automatique : devis", True),
         ("Absence: devis", True),
         ("Absence du bureau", True),
@@ -223,9 +232,11 @@ ROBOTS = MAIL / "robots"
         ("list_group_recipient.eml", ["list_group_recipient"]),
         ("machine_payload.eml", ["machine_payload"]),
         ("form_notification_subject.eml", ["form_notification_subject"]),
-        ("list_unsubscribe.eml", ["list_unsubscribe"]),
+        ("list_unsubscribe.eml", ["list_unsubscribe", "transaction_subject"]),
         ("sent_via_platform.eml", ["sent_via_platform"]),
         ("platform_headers.eml", ["platform_headers"]),
+        ("automated_notice_text.eml", ["automated_notice_text"]),
+        ("transaction_subject.eml", ["transaction_subject"]),
     ],
 )
 def test_each_rule_has_its_own_mail(name: str, fired: list[str]) -> None:
@@ -338,3 +349,89 @@ def test_xml_mentioned_by_a_person_is_not_a_payload() -> None:
 )
 def test_platform_rules(headers: str, fired: list[str]) -> None:
     assert robot_verdict(make(headers)) == fired
+
+
+@pytest.mark.parametrize(
+    "footer",
+    [
+        "Please do not reply to this email.",
+        "You're receiving this email because you made a purchase at ShapeForge.",
+        "This email was sent from your website \"Stelloloxon Pro\" by the Wordfence plugin.",
+        "Notification settings: https://platform.example/settings",
+        "Bitte antworten Sie nicht auf diese E-Mail.",
+        "Diese E-Mail wurde automatisch erstellt.",
+        "Merci de ne pas répondre à ce message.",
+        "Este correo ha sido generado automáticamente.",
+        "Non rispondere a questa email.",
+        "Não responda a este e-mail.",
+        "Reageer niet op deze e-mail.",
+        "Svara inte på detta mejl.",
+        "Neodpovídejte na tento e-mail.",
+        "Nu răspundeți la acest mesaj.",
+    ],
+)
+def test_notice_text_in_each_language(footer: str) -> None:
+    body = f"Your parcel 44-17 is on its way.\n\n{footer}\n"
+    assert robot_verdict(make("Subject: Parcel 44-17", body)) == ["automated_notice_text"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        # a client forwarding a carrier notice with a question on top
+        ("Subject: Fwd: Your parcel 44-17",
+         "Is this my order? It never came.\n\n---------- Forwarded message ---------\n"
+         "Your parcel is on its way. Please do not reply to this email."),
+        # an answer to the bot that quotes its own footer
+        ("Subject: Re: your request\nIn-Reply-To: <ack-1@stelloloxon.example>",
+         "Yes, please go ahead.\n\n> This is an automated message, please do not reply."),
+        ("Subject: Re: Order confirmation #1187", "The order is wrong, I wanted 2 copies."),
+        ("Subject: question about my order", "Do not delete my files, I will reply to the quote."),
+        # a new job is a "new order" too, in people's words
+        ("Subject: Nuevo pedido", "Hola, os mando el STL para imprimir 3 piezas."),
+        ("Subject: Neue Bestellung", "Hallo, anbei die Datei, bitte 2 Stück drucken."),
+    ],
+)
+def test_people_quoting_notices_are_not_robots(headers: str, body: str) -> None:
+    assert robot_verdict(make(headers, body)) == []
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "[Shop]: New order #1187",
+        "Your receipt from ShapeForge #2391-4470",
+        "UPS Update: Package Scheduled for Delivery Friday",
+        "Reminder: Invoice INV-30871 is overdue",
+        "Congratulations! You sold a design",
+        "Ihre Bestellbestätigung Nr. 4471",
+        "Confirmación de pedido 7781",
+        "Orderbevestiging 55120",
+    ],
+)
+def test_transaction_subjects(subject: str) -> None:
+    assert robot_verdict(make(f"Subject: {subject}")) == ["transaction_subject"]
+
+
+PEOPLE = MAIL / "people"
+
+
+@pytest.mark.parametrize("path", sorted(PEOPLE.glob("*.eml")), ids=lambda p: p.stem)
+def test_people_that_look_like_machines_are_not_robots(path: Path) -> None:
+    """Own-site contact forms and mail a client's group sends to us carry bulk marks, but a
+    person wrote them."""
+    assert robot_verdict(parse_message(path.read_bytes())) == []
+
+
+def test_a_list_posting_is_still_a_robot() -> None:
+    """The same group headers on mail sent *to* the list: that is list traffic."""
+    raw = (PEOPLE / "group_sent_to_us.eml").read_bytes().replace(
+        b"To: info@stelloloxon.example", b"To: projects@client-firm.example")
+    assert "list_headers" in robot_verdict(parse_message(raw))
+
+
+def test_a_lead_marketplace_form_is_still_a_robot() -> None:
+    raw = (PEOPLE / "own_site_contact_form.eml").read_bytes().replace(
+        b"From: Stelloloxon Pro <wordpress@stelloloxon.example>",
+        b"From: Leads <forms@leadmarket.example>")
+    assert robot_verdict(parse_message(raw)) == ["form_notification_subject"]

@@ -14,6 +14,7 @@ from bot.understand.training import train, training_items
 
 BLIND = Path(__file__).resolve().parents[1] / "data" / "blind"
 BLIND2 = BLIND.with_name("blind2")
+BLIND3 = BLIND.with_name("blind3")
 
 
 def _scores(model: classifier.IntentModel) -> np.ndarray:
@@ -36,7 +37,7 @@ def test_retraining_gives_the_shipped_model(tmp_path: Path) -> None:
     np.testing.assert_allclose(again.platt, shipped.platt, atol=1e-6)
 
 
-@pytest.mark.parametrize("blind", [BLIND, BLIND2], ids=["blind", "blind2"])
+@pytest.mark.parametrize("blind", [BLIND, BLIND2, BLIND3], ids=["blind", "blind2", "blind3"])
 def test_blind_items_are_never_trained_on(blind: Path) -> None:
     trained = {i.id for i in training_items()}
     assert not trained & {i.id for i in load_labelled(blind)}
