@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
+from bot.batchcache import batch_cache
 from bot.context import App
 from bot.understand import Understanding
 from storage import models
@@ -30,12 +31,20 @@ def case_by_ref(session: Session, ref: str) -> models.Case | None:
 
 
 def client_for_address(session: Session, address: str) -> models.Client | None:
+    cache = batch_cache(session)
+    if cache is not None:
+        known, client = cache.client(address)
+        if known:
+            return client
     query = (
         select(models.Client)
         .join(models.ClientEmail, models.ClientEmail.client_id == models.Client.id)
         .where(models.ClientEmail.address == address.lower())
     )
-    return session.exec(query).first()
+    client = session.exec(query).first()
+    if cache is not None:
+        cache.remember_client(address, client)
+    return client
 
 
 def open_case(

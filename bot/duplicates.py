@@ -15,13 +15,12 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
+from bot.batchcache import HANDLED, batch_cache
 from bot.context import App
 from bot.mime import ParsedMessage
 from storage import models
 
 __all__ = ["HANDLED", "duplicate_reason", "fingerprint"]
-
-HANDLED = ("processed", "robot", "duplicate", "spam")
 
 
 def fingerprint(parsed: ParsedMessage) -> str:
@@ -44,13 +43,20 @@ def _earlier(session: Session, row: models.InboundMessage, column: object, value
     return session.exec(query).first() is not None
 
 
+def _same_bytes(session: Session, row: models.InboundMessage, window: timedelta) -> bool:
+    cache = batch_cache(session)
+    known = cache.handled_same_bytes(row, row.received_at - window) if cache else None
+    if known is not None:
+        return known
+    return _earlier(session, row, models.InboundMessage.sha256, row.sha256, window)
+
+
 def duplicate_reason(session: Session, app: App, row: models.InboundMessage,
                      parsed: ParsedMessage) -> str | None:
     """Why this stored message is a copy of one already handled; None if it is not."""
     settings = app.settings
     inbound = models.InboundMessage
-    if _earlier(session, row, inbound.sha256, row.sha256,
-                timedelta(hours=settings.duplicate_window_hours)):
+    if _same_bytes(session, row, timedelta(hours=settings.duplicate_window_hours)):
         return "same raw bytes already handled"
     if row.channel == "telegram" or parsed.message_id or not parsed.from_addr:
         return None  # a fresh Message-ID is a new send (a code typed again, a signed retry)

@@ -20,11 +20,12 @@ from urllib.parse import quote
 
 from sqlmodel import Session, col, func, select
 
+from bot.batchcache import add_link, batch_cache
 from bot.context import App
 from bot.identity import channel_of, is_chat_address
 from bot.replies import Rendered
 from storage import models
-from storage.db import audit
+from storage.db import IdOf, add_row, audit, collecting
 
 MAX_REFERENCES = 20
 # CPython folds some long headers by moving the whole value to a continuation line, which
@@ -84,9 +85,7 @@ def enqueue_email(
     headers: Mapping[str, str] | None = None,
 ) -> models.Outbox:
     """Queue one message; a second call with the same key returns the first row unchanged."""
-    existing = session.exec(
-        select(models.Outbox).where(models.Outbox.idempotency_key == idempotency_key)
-    ).first()
+    existing = _queued(session, idempotency_key)
     if existing is not None:
         return existing
     now = app.clock.now()
@@ -106,9 +105,25 @@ def enqueue_email(
         created_at=now,
     )
     session.add(row)
-    session.flush()
+    if collecting(session):  # a batch's message: the row goes in with its one flush
+        cache = batch_cache(session)
+        if cache is not None:
+            cache.note_outbox(row)
+    else:
+        session.flush()
     _record_outbound(session, app, row, case, client_id, rendered.subject)
     return row
+
+
+def _queued(session: Session, idempotency_key: str) -> models.Outbox | None:
+    """The row already queued under this key: pending in the session, or stored."""
+    for obj in session.new:
+        if isinstance(obj, models.Outbox) and obj.idempotency_key == idempotency_key:
+            return obj
+    with session.no_autoflush:  # pending Outbox rows were looked at above
+        return session.exec(
+            select(models.Outbox).where(models.Outbox.idempotency_key == idempotency_key)
+        ).first()
 
 
 class Composed:
@@ -371,22 +386,24 @@ def _record_outbound(
 ) -> None:
     now = app.clock.now()
     if case is not None:
-        session.add(models.CaseMessageId(case_id=case.id, message_id=row.message_id,
-                                         direction="out"))
+        add_link(session, case.id, row.message_id, "out")
     if client_id is not None:
-        session.add(models.Communication(
-            client_id=client_id, case_id=case.id if case else None,
-            channel=channel_of(row.to_addr),
-            direction="out", address=row.to_addr, subject=subject,
-            message_id=row.message_id, outbox_id=row.id, occurred_at=now,
-        ))
+        add_row(session, models.Communication,
+                client_id=client_id, case_id=case.id if case else None,
+                channel=channel_of(row.to_addr),
+                direction="out", address=row.to_addr, subject=subject,
+                message_id=row.message_id, outbox_id=IdOf(row), occurred_at=now)
     audit(session, "outbox.queued", at=now, case_id=case.id if case else None,
-          client_id=client_id, outbox_id=row.id, purpose=row.purpose)
+          client_id=client_id, outbox_id=IdOf(row), purpose=row.purpose)
 
 
 def replies_sent_recently(session: Session, app: App, address: str) -> int:
     """Automatic replies queued to an address inside the rate-limit window."""
     since = app.clock.now() - timedelta(minutes=app.settings.reply_rate_window_minutes)
+    cache = batch_cache(session)
+    known = cache.replies_since(address, since) if cache else None
+    if known is not None:
+        return known
     query = select(func.count()).select_from(models.Outbox).where(
         models.Outbox.to_addr == address, models.Outbox.created_at >= since
     )

@@ -10,6 +10,11 @@ and machines share one database without handling a message twice) and handles ea
 savepoint of its own; one commit makes the whole batch durable, or a crash loses the whole
 batch's work and the rows are still "new" for the next claim (never a reply without its
 status change, never a status change without its reply).
+
+Within a batch the lookups every message makes (its sender's client and open cases, whether
+it was handled before, the reply-rate count) come from one BatchCache (bot.batchcache),
+prefetched for the whole batch and kept current as its messages write; a message's
+Message-ID links and communications go in as one executemany (storage.db.add_row).
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy import text
 from sqlmodel import Session, col, select, update
 
 from bot import authn, clarify, duplicates, privacy, robots, spam
+from bot.batchcache import CACHE_KEY, BatchCache, add_link, batch_cache
 from bot.cases import client_for_address, open_case, set_status
 from bot.context import App
 from bot.conversation import find_case
@@ -36,7 +43,7 @@ from bot.staff import escalate, notify_quarantine
 from bot.staff_commands import handle_staff_mail, is_staff
 from bot.understand import PRIVACY_INTENTS, Understanding, understand
 from storage import models
-from storage.db import AUDIT_BUFFER, audit, flush_audit, unit_of_work
+from storage.db import AUDIT_BUFFER, add_row, audit, collecting_rows, flush_audit, unit_of_work
 
 log = logging.getLogger(__name__)
 REQUESTER_LOCK_SPACE = 0x5354  # advisory locks (ns, hash of the requester's address)
@@ -143,31 +150,64 @@ def _handle_rows(session: Session, app: App, rows: list[models.InboundMessage],
     session.info["batch"] = True
     entries: list[dict[str, object]] = []
     session.info[AUDIT_BUFFER] = entries  # one multi-row audit INSERT for the batch
-    for row, (verdict, spamd) in zip(rows, checks, strict=True):
-        inbound_id = row.id
-        assert inbound_id is not None
-        mark = len(entries)
-        try:
-            with session.begin_nested():
-                _handle(session, app, row, verdict, spamd)
-                session.flush()
-        except _Busy:  # rolled back; still "new", claimed again once the other commits
-            del entries[mark:]
-            continue
-        except Exception as exc:  # a bug must not block the mailbox: shunt for staff
-            del entries[mark:]
-            log_failure(log, "inbound %s failed; quarantined", exc, inbound_id)
-            with session.begin_nested():
-                again = session.get(models.InboundMessage, inbound_id)
-                assert again is not None
-                _quarantine(session, app, again, f"internal error: {type(exc).__name__}")
-                session.flush()
-            statuses.append((inbound_id, "quarantined"))
-            continue
-        statuses.append((inbound_id, row.status))
+    cache = _open_cache(session, app, rows, checks)
+    try:
+        for row, (verdict, spamd) in zip(rows, checks, strict=True):
+            if (status := _handle_one(session, app, row, verdict, spamd, entries)) is not None:
+                statuses.append(status)
+    finally:
+        cache.close()
     flush_audit(session)
     del session.info[AUDIT_BUFFER]
     return statuses
+
+
+def _open_cache(session: Session, app: App, rows: list[models.InboundMessage],
+                checks: list[tuple[authn.Verdict, str | None]]) -> BatchCache:
+    """The batch's lookups in a few queries (bot.batchcache), for the handlers to find.
+
+    On PostgreSQL the requesters are held first (see _hold_requester): what is read for a
+    requester then stays true until this batch commits, as no other worker may write for it.
+    A requester another worker holds is not prefetched; its message waits its turn."""
+    window = timedelta(minutes=app.settings.reply_rate_window_minutes)
+    cache = BatchCache(session, window_start=app.clock.now() - window)
+    senders = {verdict.address or row.sender or "" for row, (verdict, _) in
+               zip(rows, checks, strict=True)}
+    cache.prefetch(rows, [s for s in sorted(senders) if _try_hold(session, s)])
+    session.info[CACHE_KEY] = cache
+    return cache
+
+
+def _handle_one(session: Session, app: App, row: models.InboundMessage,
+                verdict: authn.Verdict, spamd: str | None,
+                entries: list[dict[str, object]]) -> tuple[int, str] | None:
+    """One message of a batch in its savepoint; None: left "new" (its requester is busy)."""
+    inbound_id = row.id
+    assert inbound_id is not None
+    mark = len(entries)
+    cache = batch_cache(session)
+    try:
+        with session.begin_nested():
+            with collecting_rows(session):
+                _handle(session, app, row, verdict, spamd)
+            session.flush()
+    except _Busy:  # rolled back; still "new", claimed again once the other commits
+        del entries[mark:]
+        if cache:
+            cache.forget()
+        return None
+    except Exception as exc:  # a bug must not block the mailbox: shunt for staff
+        del entries[mark:]
+        if cache:
+            cache.forget()  # it may know rows the savepoint's rollback took back
+        log_failure(log, "inbound %s failed; quarantined", exc, inbound_id)
+        with session.begin_nested():
+            again = session.get(models.InboundMessage, inbound_id)
+            assert again is not None
+            _quarantine(session, app, again, f"internal error: {type(exc).__name__}")
+            session.flush()
+        return inbound_id, "quarantined"
+    return inbound_id, row.status
 
 
 def _one_by_one(app: App, rows: list[models.InboundMessage], exc: Exception) -> int:
@@ -256,16 +296,31 @@ def _hold_requester(session: Session, requester: str) -> None:
     requester is busy stays "new" for a later claim); alone, it is waited for."""
     if session.get_bind().dialect.name != "postgresql":
         return  # SQLite: one writer
-    digest = hashlib.blake2b(requester.lower().encode(), digest_size=4).digest()
-    key = int.from_bytes(digest, "big", signed=True)
     if session.info.get("batch"):
-        got = session.execute(text("SELECT pg_try_advisory_xact_lock(:ns, :k)"),
-                              {"ns": REQUESTER_LOCK_SPACE, "k": key}).scalar()
-        if not got:
+        if not _try_hold(session, requester):
             raise _Busy
     else:
         session.execute(text("SELECT pg_advisory_xact_lock(:ns, :k)"),
-                        {"ns": REQUESTER_LOCK_SPACE, "k": key})
+                        {"ns": REQUESTER_LOCK_SPACE, "k": _lock_key(requester)})
+
+
+def _try_hold(session: Session, requester: str) -> bool:
+    """Take the requester's lock unless another transaction holds it (SQLite: always)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    held: set[str] = session.info.setdefault("held_requesters", set())
+    if requester.lower() in held:
+        return True
+    got = bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:ns, :k)"),
+                               {"ns": REQUESTER_LOCK_SPACE, "k": _lock_key(requester)}).scalar())
+    if got and not session.in_nested_transaction():
+        held.add(requester.lower())  # a lock taken in a savepoint goes with its rollback
+    return got
+
+
+def _lock_key(requester: str) -> int:
+    digest = hashlib.blake2b(requester.lower().encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def compute_verdict(app: App, row: models.InboundMessage) -> authn.Verdict:
@@ -334,6 +389,10 @@ def _filtered(session: Session, app: App, row: models.InboundMessage,
 def _is_duplicate(session: Session, row: models.InboundMessage) -> bool:
     if not row.message_id:
         return False
+    cache = batch_cache(session)
+    known = cache.handled_message_id(row) if cache else None
+    if known is not None:
+        return known
     query = select(models.InboundMessage.id).where(
         models.InboundMessage.message_id == row.message_id,
         models.InboundMessage.id != row.id,
@@ -414,13 +473,27 @@ def _open_case_of_same_kind(session: Session, requester: str, meaning: Understan
     refs = set(meaning.entities.project_refs) if "technical_question" in names else set()
     if not rights and not refs:
         return None
-    query = select(models.Case).where(models.Case.requester == requester,
-                                      models.Case.client_id == (client.id if client else None),
-                                      models.Case.status != "closed")
-    for case in session.exec(query):
+    client_id = client.id if client else None
+    for case in _open_cases(session, requester):
+        if case.client_id != client_id:
+            continue
         if rights & set(case.intents.split(",")) or refs & _project_refs(case):
             return case
     return None
+
+
+def _open_cases(session: Session, requester: str) -> list[models.Case]:
+    """The requester's cases that are not closed, oldest first (from the batch's cache)."""
+    cache = batch_cache(session)
+    cases = cache.open_cases(requester) if cache else None
+    if cases is not None:
+        return cases
+    query = select(models.Case).where(models.Case.requester == requester,
+                                      models.Case.status != "closed").order_by(col(models.Case.id))
+    cases = list(session.exec(query))
+    if cache:
+        cache.remember_cases(requester, cases)
+    return cases
 
 
 def _project_refs(case: models.Case) -> set[str]:
@@ -474,21 +547,25 @@ def _link_inbound(session: Session, app: App, incoming: Incoming, case: models.C
                   client: models.Client | None) -> None:
     row, parsed = incoming.row, incoming.parsed
     row.case_id = case.id
-    if parsed.message_id:
-        exists = session.exec(select(models.CaseMessageId).where(
-            models.CaseMessageId.case_id == case.id,
-            models.CaseMessageId.message_id == parsed.message_id)).first()
-        if exists is None:
-            session.add(models.CaseMessageId(case_id=case.id, message_id=parsed.message_id,
-                                             direction="in"))
+    if parsed.message_id and not _on_case(session, case, parsed.message_id):
+        add_link(session, case.id, parsed.message_id, "in")
     if client is not None:
         client.last_active_at = app.clock.now()
         session.add(client)
-        session.add(models.Communication(
-            client_id=client.id, case_id=case.id, channel=channel_of(parsed.from_addr),
-            direction="in",
-            address=parsed.from_addr, subject=parsed.subject[:500],
-            message_id=parsed.message_id, inbound_id=row.id, occurred_at=row.received_at,
-        ))
+        add_row(session, models.Communication,
+                client_id=client.id, case_id=case.id, channel=channel_of(parsed.from_addr),
+                direction="in",
+                address=parsed.from_addr, subject=parsed.subject[:500],
+                message_id=parsed.message_id, inbound_id=row.id, occurred_at=row.received_at)
 
 
+
+
+def _on_case(session: Session, case: models.Case, message_id: str) -> bool:
+    cache = batch_cache(session)
+    known = cache.on_case(case.id, message_id) if cache else None
+    if known is not None:
+        return known
+    return session.exec(select(models.CaseMessageId.id).where(
+        models.CaseMessageId.case_id == case.id,
+        models.CaseMessageId.message_id == message_id)).first() is not None

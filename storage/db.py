@@ -8,10 +8,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import TextClause, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-from sqlmodel import Session, create_engine
+from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.sql.util import find_tables
+from sqlmodel import Session, SQLModel, create_engine
 
 from storage import models
 from storage.migrate import ensure_schema
@@ -100,14 +102,51 @@ def audit(
     object: a handled message writes half a dozen entries, and each would otherwise cost a
     flush of its own. Queries in the same transaction see the entry all the same.
     """
-    entry = {"at": at, "actor": actor, "action": action, "case_id": case_id,
-             "client_id": client_id, "inbound_id": inbound_id,
-             "details": json.dumps(details, sort_keys=True, default=str)}
+    entry: dict[str, Any] = {"at": at, "actor": actor, "action": action, "case_id": case_id,
+                             "client_id": client_id, "inbound_id": inbound_id}
+    lazy = any(isinstance(v, IdOf) for v in details.values())
+    entry["details"] = _LazyDetails(details) if lazy else _details_json(details)
     buffered = session.info.get(AUDIT_BUFFER)
     if buffered is not None:  # a batch collects its entries; flush_audit writes them at once
         buffered.append(entry)
         return
-    session.connection().execute(_AUDIT_INSERT, entry)
+    session.connection().execute(_AUDIT_INSERT, _written(session, [entry]))
+
+
+class IdOf:
+    """The id of an ORM object that may not be flushed yet (an Outbox row queued in a
+    batch): a collected row or audit entry holding one gets the id when it is written."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def resolve(self, session: Session) -> Any:
+        if self.obj.id is None:
+            session.flush()
+        return self.obj.id
+
+
+class _LazyDetails(dict[str, Any]):
+    """Audit details with an IdOf among them, serialised when the entry is written."""
+
+
+def _details_json(details: dict[str, Any]) -> str:
+    return json.dumps(details, sort_keys=True, default=str)
+
+
+def _resolve(session: Session, value: Any) -> Any:
+    if isinstance(value, IdOf):
+        return value.resolve(session)
+    if isinstance(value, _LazyDetails):
+        return _details_json({k: _resolve(session, v) for k, v in value.items()})
+    return value
+
+
+def _written(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with every IdOf replaced by its id (flushing the session once if needed)."""
+    return [{k: _resolve(session, v) for k, v in row.items()} for row in rows]
 
 
 AUDIT_BUFFER = "audit_buffer"  # session.info key: a list while entries are being collected
@@ -119,11 +158,69 @@ def flush_audit(session: Session) -> None:
     transaction calls this first."""
     buffered = session.info.get(AUDIT_BUFFER)
     if buffered:
-        session.connection().execute(_AUDIT_INSERT, list(buffered))
+        session.connection().execute(_AUDIT_INSERT, _written(session, list(buffered)))
         buffered.clear()
 
 
 _AUDIT_INSERT = models.AuditLog.__table__.insert()  # type: ignore[attr-defined]
+
+ROW_BUFFER = "row_buffer"  # session.info key: {table: [row values]} while rows are collected
+
+
+def add_row(session: Session, model: type[SQLModel], **values: Any) -> None:
+    """Insert a row nothing refers to by id: collected for one executemany per table when
+    the session collects (a handling batch: a message's Message-ID links and communications
+    were one INSERT each), else added as an ORM object."""
+    buffered = session.info.get(ROW_BUFFER)
+    if buffered is None:
+        session.add(model(**_written(session, [values])[0]))
+        return
+    table = model.__table__  # type: ignore[attr-defined]
+    # every row with every column (the model's defaults): one executemany takes one shape
+    defaults = model().model_dump(exclude={"id"})  # type: ignore[call-arg]
+    buffered.setdefault(table, []).append({**defaults, **values})
+
+
+def flush_rows(session: Session) -> None:
+    """Write the collected rows, one executemany INSERT per table. Any query that reads one
+    of those tables calls this first (see _rows_before_reading), as autoflush would."""
+    buffered = session.info.get(ROW_BUFFER)
+    if not buffered:
+        return
+    pending = list(buffered.items())
+    buffered.clear()
+    connection = session.connection()
+    for table, rows in pending:
+        connection.execute(table.insert(), _written(session, rows))
+
+
+def collecting(session: Session) -> bool:
+    """add_row rows are being collected (a message of a handling batch)."""
+    return ROW_BUFFER in session.info
+
+
+@contextmanager
+def collecting_rows(session: Session) -> Iterator[None]:
+    """Collect add_row rows while the block runs and write them at its end; on an error
+    they are dropped (the caller's savepoint rolls back what was written already)."""
+    session.info[ROW_BUFFER] = {}
+    try:
+        yield
+        flush_rows(session)
+    finally:
+        session.info.pop(ROW_BUFFER, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _rows_before_reading(state: ORMExecuteState) -> None:
+    buffered = state.session.info.get(ROW_BUFFER)
+    if not buffered:
+        return
+    statement = state.statement
+    touched = set(find_tables(statement, include_joins=True, include_aliases=True,
+                              include_crud=True))
+    if isinstance(statement, TextClause) or touched & set(buffered):
+        flush_rows(state.session)
 
 
 @event.listens_for(Session, "before_flush")
