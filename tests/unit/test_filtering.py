@@ -106,10 +106,19 @@ def _spam(body: str, sender: str = "win@prizes.example") -> bytes:
 
 def test_spam_marked_by_our_mx_gets_no_reply_and_no_case(make_app) -> None:
     app = make_app(trusted_authserv_ids=[OUR_MX])
-    assert _inject(app, _spam("You have won a prize, send your bank details")) == "spam"
+    assert _inject(app, _spam("Cheap watches, best prices, click here today")) == "spam"
     [row] = _rows(app, models.InboundMessage)
     assert row.reason.startswith("x-spam-flag")
     assert _rows(app, models.Outbox) == [] and _rows(app, models.Case) == []
+
+
+def test_spam_asking_for_details_never_reaches_the_spammer(make_app) -> None:
+    """"send your bank details" reads as a copy request at 0.75 (the concept block's DATA):
+    staff may get a notice, the sender never gets a word."""
+    app = make_app(trusted_authserv_ids=[OUR_MX])
+    assert _inject(app, _spam("You have won a prize, send your bank details")) == "spam"
+    assert _replies_to(app, "win@prizes.example") == [] and _rows(app, models.Case) == []
+    assert {o.purpose for o in _rows(app, models.Outbox)} <= {"staff_spam_privacy"}
 
 
 def test_spam_headers_are_ignored_without_a_trusted_mx(app: App) -> None:
