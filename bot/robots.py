@@ -306,6 +306,8 @@ _BULK_ROLE_LOCALS = frozenset({
     "marketing", "promo", "promos", "promotion", "promotions", "offers", "deals", "mailings",
     "mailing", "campaign", "campaigns", "e-news", "enews", "notifications", "notification",
     "notify", "alerts", "alert", "digest", "leads", "lead-notifications", "webmaster-notify",
+    "tracking", "trackingupdates", "tracking-updates", "shipment", "shipments",
+    "shipping-notification", "shipmentnotification", "delivery-notification", "updates",
 })
 
 
@@ -391,7 +393,19 @@ _PLATFORM_HEADER_PREFIXES = (
     "x-shopify-", "x-kmail-", "x-klaviyo-", "x-docusign-", "x-intuit-", "x-github-",
     "x-gitlab-", "x-jira-", "x-sentry-", "x-linkedin-", "x-stripe-", "x-zendesk-",
     "x-freshdesk-", "x-hs-",
+    # sales-engagement tools: sequences written to look like a person's follow-up
+    "x-lemlist-", "x-mailshake-", "x-salesloft-", "x-outreach-", "x-woodpecker-",
+    "x-yesware-", "x-mixmax-", "x-instantly-", "x-smartlead-", "x-klenty-", "x-quickmail-",
 )
+# A vendor's own notification header (X-FedEx-Notification, X-Notification-Type, ...).
+_NOTIFICATION_HEADER_RE = re.compile(r"^x-[a-z0-9-]*notif(y|ication)", re.IGNORECASE)
+# Message-ID minted by a sending platform for a message whose From is someone else's domain.
+_PLATFORM_MSGID_LABELS = frozenset({
+    "lemlist", "mailshake", "salesloft", "woodpecker", "yesware", "mixmax", "smartlead",
+    "klenty", "quickmail", "amazonses", "sendgrid", "mailgun", "mcsv", "mcdlv", "rsgsv",
+    "mandrillapp", "sparkpostmail", "mailjet", "sendinblue", "brevo", "klaviyomail",
+    "exacttarget", "createsend", "cmail19", "cmail20", "constantcontact", "ccsend",
+})
 _PLATFORM_MAILER_RE = re.compile(
     r"^\s*(prestashop|woocommerce|magento|shopware|shopify|lexoffice|sevdesk|quickbooks|xero|"
     r"mailchimp|sendgrid|mailgun|mailjet|brevo|sendinblue|cleverreach|hubspot|salesforce|"
@@ -404,9 +418,33 @@ def _platform_headers(msg: ParsedMessage) -> bool:
     """Tracking headers of sending platforms (ESPs, shops, CRMs, trackers): their mail is
     a notification or a campaign, not a letter."""
     if any(name in _PLATFORM_HEADERS or name.startswith(_PLATFORM_HEADER_PREFIXES)
-           for name in msg.headers):
+           or _NOTIFICATION_HEADER_RE.match(name) for name in msg.headers):
         return True
-    return any(_PLATFORM_MAILER_RE.match(v) for v in _values(msg, "x-mailer"))
+    if any(_PLATFORM_MAILER_RE.match(v) for v in _values(msg, "x-mailer")):
+        return True
+    return _platform_message_id(msg)
+
+
+def _platform_message_id(msg: ParsedMessage) -> bool:
+    """The Message-ID's host belongs to a sending platform (`<…@lemlist.com>`,
+    `<…@email.amazonses.com>`) while From is another domain: a mail client mints
+    Message-IDs on its own host (the platform's own staff write from theirs)."""
+    host = (msg.message_id or "").rpartition("@")[2].strip("<> ").lower()
+    platforms = set(host.split(".")) & _PLATFORM_MSGID_LABELS
+    return bool(platforms - set(_domain(msg.from_addr).split(".")))
+
+
+# Accounts that run software, not people: web servers, cron, the CMS itself.
+_SYSTEM_LOCALS = frozenset({
+    "root", "cron", "daemon", "nobody", "www-data", "www", "apache", "nginx", "httpd",
+    "wordpress", "wp", "woocommerce", "systemd", "php", "plesk", "cpanel",
+})
+
+
+def _system_account_sender(msg: ParsedMessage) -> bool:
+    """From is a system account (wordpress@, www-data@, root@, cron@): site and server notices
+    ('Some plugins were automatically updated'); not our site's form relaying a person."""
+    return _local_part(msg.from_addr) in _SYSTEM_LOCALS and not _own_site_relay(msg)
 
 
 _REPLY_SUBJECT_RE = re.compile(
@@ -480,6 +518,7 @@ _TRANSACTION_SUBJECT_RE = re.compile(
     r"\border (confirmation|confirmed)\b|\byour order\b.{0,40}\b(has (been )?shipped|"
     r"is on (its|the) way|has been dispatched|was delivered|is confirmed)|"
     r"\bpackage (scheduled|is on the way|delivered|out for delivery)|\bshipment notification|"
+    r"\bshipment\s+#?\d{6,}|\bdelivery exception\b|\bzustellausnahme\b|"
     r"\binvoice \S+ is (overdue|due)\b|\bpayment (received|confirmation)\b|"
     r"\byou (just )?(sold|made a sale)\b|\bnew sale\b|"
     r"\bbestellbest[äa]tigung|\bversandbest[äa]tigung|\bzahlungsbest[äa]tigung|"
@@ -564,8 +603,11 @@ RULES: tuple[RobotRule, ...] = (
     RobotRule("transaction_subject", "shop, payment or carrier notice subject ('New order #…', "
               "'Your receipt from …', 'Package scheduled for delivery')", _transaction_subject,
               soft=True),
-    RobotRule("platform_headers", "tracking headers or X-Mailer of sending platforms (ESPs, "
-              "shops, CRMs, issue trackers)", _platform_headers, soft=True),
+    RobotRule("platform_headers", "tracking headers, X-Mailer or Message-ID host of sending "
+              "platforms (ESPs, shops, CRMs, sales sequences, issue trackers, carriers)",
+              _platform_headers, soft=True),
+    RobotRule("system_account_sender", "From is a system account (wordpress@, www-data@, root@, "
+              "cron@) that is not our site's contact form", _system_account_sender, soft=True),
 )
 
 SOFT_RULES = frozenset(rule.name for rule in RULES if rule.soft)

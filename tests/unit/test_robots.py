@@ -49,11 +49,13 @@ def test_rule_names_in_contract_order() -> None:
         "automated_notice_text",
         "transaction_subject",
         "platform_headers",
+        "system_account_sender",
     ]
     assert all(rule.description for rule in RULES)
     soft = {"bulk_role_sender", "list_group_recipient", "machine_payload",
             "form_notification_subject", "list_unsubscribe", "sent_via_platform",
-            "platform_headers", "automated_notice_text", "transaction_subject"}
+            "platform_headers", "automated_notice_text", "transaction_subject",
+            "system_account_sender"}
     assert set(SOFT_RULES) == soft
 
 
@@ -237,6 +239,9 @@ ROBOTS = MAIL / "robots"
         ("platform_headers.eml", ["platform_headers"]),
         ("automated_notice_text.eml", ["automated_notice_text"]),
         ("transaction_subject.eml", ["transaction_subject"]),
+        ("system_account_sender.eml", ["system_account_sender"]),
+        ("platform_message_id.eml", ["platform_headers"]),
+        ("notification_header.eml", ["platform_headers"]),
     ],
 )
 def test_each_rule_has_its_own_mail(name: str, fired: list[str]) -> None:
@@ -277,6 +282,9 @@ def test_every_rule_has_a_test_mail() -> None:
         "X-SES-Receipt: AEFBQUFBQUFBQUFH",
         "X-Mailer: Microsoft Outlook 16.0",
         "From: Olivia Viaud <olivia@example.com>",
+        "Message-ID: <4F79B73C.9030506@mail.gmail.com>",
+        "Subject: Where is my shipment? SP-2025-0042",
+        "X-Notes-Item: yes",
     ],
 )
 def test_people_are_not_robots(headers: str) -> None:
@@ -435,3 +443,38 @@ def test_a_lead_marketplace_form_is_still_a_robot() -> None:
         b"From: Stelloloxon Pro <wordpress@stelloloxon.example>",
         b"From: Leads <forms@leadmarket.example>")
     assert robot_verdict(parse_message(raw)) == ["form_notification_subject"]
+
+
+def _mail(from_line: str, extra: str = "") -> ParsedMessage:
+    raw = (f"From: {from_line}\nTo: info@stelloloxon.example\n{extra}"
+           "Subject: Quote\n\nHello, please send a quote.\n")
+    return parse_message(raw.encode())
+
+
+@pytest.mark.parametrize(
+    ("from_line", "extra"),
+    [
+        ("Web Team <web@clientfirm.example>", ""),
+        # a platform's own staff mint Message-IDs on their own domain
+        ("Ana Mailgun <ana@mailgun.org>", "Message-ID: <4F79B73C.9030506@xxx.mailgun.org>\n"),
+        # our site's contact form relaying a person
+        ("WordPress <wordpress@stelloloxon.example>", "Reply-To: Jana <jana@example.com>\n"),
+    ],
+)
+def test_people_behind_system_looking_senders(from_line: str, extra: str) -> None:
+    assert robot_verdict(_mail(from_line, extra)) == []
+
+
+@pytest.mark.parametrize(
+    ("from_line", "extra", "fired"),
+    [
+        ("Server <root@web01.clientfirm.example>", "", ["system_account_sender"]),
+        ("Jo <jo@clientfirm.example>", "Message-ID: <a1@email.amazonses.com>\n",
+         ["platform_headers"]),
+        ("Jo <jo@clientfirm.example>", "X-Lemlist-Campaign: cam_1\n", ["platform_headers"]),
+        ("Carrier <trackingupdates@carrier.example>", "", ["bulk_role_sender"]),
+    ],
+)
+def test_machines_behind_person_looking_senders(from_line: str, extra: str,
+                                                fired: list[str]) -> None:
+    assert robot_verdict(_mail(from_line, extra)) == fired
