@@ -62,14 +62,19 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, nargs="+", default=[0.5])
     parser.add_argument("--erasure-word", type=int, nargs="+", default=[1],
                         help="1: a plain erasure word lifts the deletion gate, 0: never")
+    parser.add_argument("--support", type=int, nargs="+", default=[1],
+                        help="1: a model-only right needs one of its concepts, 2: not even guessed "
+                        "without, 0: never")
     args = parser.parse_args()
     folds = fold_models()
-    for irr, margin, threshold, lift in itertools.product(
-            args.irreversible, args.margin, args.threshold, args.erasure_word):
+    for irr, margin, threshold, lift, support in itertools.product(
+            args.irreversible, args.margin, args.threshold, args.erasure_word, args.support):
         core.IRREVERSIBLE_MODEL_ONLY, core.MODEL_ONLY_MARGIN = irr, margin
-        core.ERASURE_WORD_LIFTS = bool(lift)
+        core.ERASURE_WORD_LIFTS, core.CONCEPT_SUPPORT_GATE = bool(lift), bool(support)
+        core.UNSUPPORTED_NOT_GUESSED = support == 2
         print(f"irreversible {irr:g} margin {margin:g} threshold {threshold:g} "
-              f"erasure-word {lift}: {line(run(folds, threshold))}", flush=True)
+              f"erasure-word {lift} support {support}: {line(run(folds, threshold))}",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -88,3 +88,23 @@ def erasure_of_personal_data(text: str) -> bool:
     clauses = _clauses(text)
     plain = any("DELETE" in found and "NEGATION" not in found for found in clauses)
     return plain and any(found & PERSONAL_DATA for found in clauses)
+
+
+# What a right is about: a model-only right needs one of these in the mail ("Your site has
+# been updated" scored 0.998 for correction on the word "updated" alone, with no personal
+# data named). The verbs (CORRECT, DELETE, COPY) are left out on purpose: files, invoices and
+# print jobs get corrected, deleted and copied too.
+_ABOUT_ME = frozenset({"DATA", "PERSONAL", "LAW", "RIGHT"})
+RIGHT_SUPPORT: dict[str, frozenset[str]] = {
+    "access": _ABOUT_ME | {"ACCOUNT"},
+    "usage_report": _ABOUT_ME | {"SHARE", "SELL", "WHO", "PURPOSE", "SOURCE", "RETAIN"},
+    "deletion": _ABOUT_ME | {"ACCOUNT", "EMAILADDR", "NAME", "PHONE", "ADDRESS"},
+    "correction": _ABOUT_ME | {"ACCOUNT", "EMAILADDR", "NAME", "PHONE", "ADDRESS"},
+    "restriction": _ABOUT_ME | {"RESTRICT", "OBJECT", "PROCESS", "SELL", "SHARE", "CONSENT"},
+    "optout": frozenset({"NEWSLETTER", "MARKETING", "UNSUBSCRIBE", "OBJECT", "CONSENT"}),
+}
+
+
+def present(text: str) -> frozenset[str]:
+    """Every concept named anywhere in the text."""
+    return frozenset(c for w in _WORD.findall(fold(text)) if (c := concept_of(w)))

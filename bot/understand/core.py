@@ -24,6 +24,7 @@ CONFLICTING_RIGHTS: tuple[frozenset[str], ...] = (
     frozenset({"deletion", "restriction"}),
 )
 FALLBACK_CONFIDENCE = 0.4
+UNREACHABLE = 2.0  # a probability never reaches it
 MAX_WEAK_INTENTS = 3
 MODEL_ONLY_MARGIN = 0.25
 # Erasure cannot be undone: with no deletion phrasing the rules know, the model alone must be
@@ -34,6 +35,10 @@ IRREVERSIBLE_MODEL_ONLY = 0.95
 # ("and delete it afterwards"): then the usual model-only margin applies. "A copy of all my
 # data" names no erasure, "delete some faces" no personal data.
 ERASURE_WORD_LIFTS = True
+# A right read by the model alone needs one of its concepts in the mail
+# (`concepts.RIGHT_SUPPORT`); without one it is at most a weak guess, asked about.
+CONCEPT_SUPPORT_GATE = True
+UNSUPPORTED_NOT_GUESSED = False  # ... and not even a weak guess
 # The rules' explicit phrasings (weights 0.85-0.95, "delete my account") are high-precision:
 # where they fire plainly in the body, the model may not talk a verified right away.
 RULE_FLOOR = 0.9
@@ -97,7 +102,8 @@ def understand(
     erasure_named = ERASURE_WORD_LIFTS and concepts.erasure_of_personal_data(body)
     negated = reading.evidence.negated | (
         IRREVERSIBLE_INTENTS if concepts.named_only_negated(body, "DELETE") else frozenset())
-    intents, reasons = _choose(scores, threshold, erasure_named, negated)
+    named = concepts.present(body + "\n" + subj) if CONCEPT_SUPPORT_GATE else None
+    intents, reasons = _choose(scores, threshold, erasure_named, negated, named)
     reasons += _language_reasons(lang, body)
     reasons += _conflict_reasons(intents)
     return Understanding(
@@ -165,10 +171,11 @@ def _rule_languages(body: str) -> set[str] | None:
 
 
 def _choose(scores: list[Score], threshold: float, erasure_named: bool = False,
-            negated: frozenset[str] = frozenset()) -> tuple[tuple[Intent, ...], list[str]]:
+            negated: frozenset[str] = frozenset(), named: frozenset[str] | None = None,
+            ) -> tuple[tuple[Intent, ...], list[str]]:
     """Intents at or above the threshold ('other' only alone); else the plausible weak ones,
     flagged for asking."""
-    passing = [s for s in scores if s.value >= _needed(s, threshold, erasure_named)]
+    passing = [s for s in scores if s.value >= _needed(s, threshold, erasure_named, named)]
     if len(passing) > 1:
         passing = [s for s in passing if s.intent != "other"]
     passing.sort(key=lambda s: s.intent not in PRIVACY_INTENTS)  # the rights asked lead
@@ -179,8 +186,9 @@ def _choose(scores: list[Score], threshold: float, erasure_named: bool = False,
             f"low confidence: best guess '{best.intent}' at {best.value:.2f} < {threshold:.2f}"
         )
         # a weak guess is never a right the text names only negated ("bitte nichts löschen")
+        unsupported = _unsupported(scores, named) if UNSUPPORTED_NOT_GUESSED else set()
         passing = [s for s in scores[:MAX_WEAK_INTENTS]
-                   if s.value >= WEAK_FLOOR and s.intent not in negated]
+                   if s.value >= WEAK_FLOOR and s.intent not in negated | unsupported]
     intents = tuple(Intent(s.intent, round(s.value, 3), s.evidence) for s in passing)
     if not intents:
         reasons.append("no intent is plausible: only 'other'")
@@ -190,12 +198,24 @@ def _choose(scores: list[Score], threshold: float, erasure_named: bool = False,
     return intents, reasons
 
 
-def _needed(s: Score, threshold: float, erasure_named: bool = False) -> float:
+def _unsupported(scores: list[Score], named: frozenset[str] | None) -> set[str]:
+    """Rights the model alone proposes while the mail names nothing they are about."""
+    if named is None:
+        return set()
+    return {s.intent for s in scores
+            if (support := concepts.RIGHT_SUPPORT.get(s.intent)) and not named & support
+            and all(e.startswith("model.") for e in s.evidence)}
+
+
+def _needed(s: Score, threshold: float, erasure_named: bool = False,
+            named: frozenset[str] | None = None) -> float:
     """What an intent's probability must reach: more when no rule saw it at all, because a
     right added that was not asked is the costly error (codes, actions, worried clients)."""
     model_only = all(e.startswith("model.") for e in s.evidence)
     if not model_only:
         return threshold
+    if s.intent in _unsupported([s], named):
+        return UNREACHABLE
     if s.intent in IRREVERSIBLE_INTENTS and not erasure_named:  # "all my data": copy or erase
         return IRREVERSIBLE_MODEL_ONLY
     return min(threshold + MODEL_ONLY_MARGIN, 0.95)

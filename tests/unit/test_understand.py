@@ -347,3 +347,20 @@ def test_an_objection_to_processing_is_never_a_deletion(text: str) -> None:
 ])
 def test_ccpa_sale_and_sensitive_data_wording_is_restriction(text: str) -> None:
     assert understand(text).names == ("restriction",)
+
+
+@pytest.mark.parametrize("text", [
+    "Your site has been updated automatically to WordPress 7.0.1. "
+    "No further action is needed on your part.",
+    "Some plugins have automatically updated to their latest versions on your site.",
+])
+def test_a_right_the_model_alone_reads_needs_its_subject_named(text: str) -> None:
+    """"updated" alone scored 0.998 for correction: with no personal data named, a model-only
+    right is never taken as asked (at most a weak guess the bot asks about)."""
+    u = understand(text)
+    assert u.unsure or "correction" not in u.names
+
+
+def test_a_correction_naming_the_field_still_reads_as_correction() -> None:
+    assert understand("please update my phone number to +46 70 123 45 67").names[0] == (
+        "correction")
