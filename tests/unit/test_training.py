@@ -15,6 +15,7 @@ from bot.understand.training import train, training_items
 BLIND = Path(__file__).resolve().parents[1] / "data" / "blind"
 BLIND2 = BLIND.with_name("blind2")
 BLIND3 = BLIND.with_name("blind3")
+BLIND4 = BLIND.with_name("blind4")
 SHORTEST_DISTINCT = 20
 
 
@@ -38,7 +39,8 @@ def test_retraining_gives_the_shipped_model(tmp_path: Path) -> None:
     np.testing.assert_allclose(again.platt, shipped.platt, atol=1e-6)
 
 
-@pytest.mark.parametrize("blind", [BLIND, BLIND2, BLIND3], ids=["blind", "blind2", "blind3"])
+@pytest.mark.parametrize("blind", [BLIND, BLIND2, BLIND3, BLIND4],
+                         ids=["blind", "blind2", "blind3", "blind4"])
 def test_blind_items_are_never_trained_on(blind: Path) -> None:
     trained = {i.id for i in training_items()}
     assert not trained & {i.id for i in load_labelled(blind)}
