@@ -20,8 +20,10 @@ RUN useradd --create-home --uid 10001 --user-group bot \
     && chown bot:bot /data \
     && chmod 0750 /data
 COPY --from=build /wheels /wheels
-# non-editable: the package (code, migrations, templates, intent model) lives in site-packages
-RUN pip install --no-cache-dir /wheels/*.whl \
+COPY constraints.txt /wheels/constraints.txt
+# non-editable: the package (code, migrations, templates, intent model) lives in site-packages;
+# dependencies at the versions CI tested (constraints.txt)
+RUN pip install --no-cache-dir /wheels/*.whl -c /wheels/constraints.txt \
     && rm -rf /wheels
 USER bot
 WORKDIR /home/bot

@@ -21,9 +21,10 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 stamp=".venv/.installed-${extras:-base}"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   if [ -n "$extras" ]; then spec=".[${extras}]"; else spec="."; fi
-  .venv/bin/python -m pip install -q -e "$spec"
+  # the versions CI tested: the shipped intent model is checked against a retrain on them
+  .venv/bin/python -m pip install -q -c constraints.txt -e "$spec"
   touch "$stamp"
 fi
