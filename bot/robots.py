@@ -158,6 +158,8 @@ _AUTO_SUBJECT_RE = re.compile(
     r"réponse automatique|reponse automatique|respuesta automática|respuesta automatica|"
     r"risposta automatica|fuori sede|fuera de la oficina|resposta automática|"
     r"automatisch antwoord|autosvar|automaattinen vastaus|"
+    r"automatiskt svar|odpowied[źz] automatyczna|automatick[áa] odpov[ěe][dď]|"
+    r"automatski odgovor|r[ăa]spuns automat|αυτόματη απάντηση|afwezigheidsbericht|"
     r"(absence|absent|afwezig|abwesend|ausente|assente|vacation|urlaub)\s*(:|$|du bureau)"
     r")",
     re.IGNORECASE,
