@@ -374,7 +374,8 @@ def _filtered(session: Session, app: App, row: models.InboundMessage,
         spam.tell_staff_if_privacy(session, app, row, parsed)
         return True
     released = row.reason == spam.RELEASED  # staff said a person wrote it; loops still stop
-    fired = ([] if released else robots.robot_verdict(parsed)) + _loop_rules(app, parsed)
+    rules = [] if released else robots.robot_verdict(parsed, app.settings.company_name)
+    fired = rules + _loop_rules(app, parsed)
     if fired:
         _finish(session, app, row, "robot", "automated message", rules=fired)
         if set(fired) <= robots.SOFT_RULES:  # looks like bulk mail, carries no machine marker

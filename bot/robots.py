@@ -408,8 +408,11 @@ _PLATFORM_MSGID_LABELS = frozenset({
     "mandrillapp", "sparkpostmail", "mailjet", "sendinblue", "brevo", "klaviyomail",
     "exacttarget", "createsend", "cmail19", "cmail20", "constantcontact", "ccsend",
 })
+# Whole sending domains whose labels are too plain to list alone (mailer.reply.io).
+_PLATFORM_MSGID_DOMAINS = ("reply.io", "apollo.io", "outreach.io", "salesloft.com",
+                           "hubspotemail.net", "instantly.ai", "woodpecker.co")
 _PLATFORM_MAILER_RE = re.compile(
-    r"^\s*(prestashop|woocommerce|magento|shopware|shopify|lexoffice|sevdesk|quickbooks|xero|"
+    r"^\s*(reply\.io|apollo\.io|outreach|lemlist|woodpecker|instantly|prestashop|woocommerce|magento|shopware|shopify|lexoffice|sevdesk|quickbooks|xero|"
     r"mailchimp|sendgrid|mailgun|mailjet|brevo|sendinblue|cleverreach|hubspot|salesforce|"
     r"zendesk|freshdesk|jira|confluence|gitlab|github|wordpress|wpforms|drupal|odoo)\b",
     re.IGNORECASE,
@@ -432,8 +435,12 @@ def _platform_message_id(msg: ParsedMessage) -> bool:
     `<…@email.amazonses.com>`) while From is another domain: a mail client mints
     Message-IDs on its own host (the platform's own staff write from theirs)."""
     host = (msg.message_id or "").rpartition("@")[2].strip("<> ").lower()
+    sender = _domain(msg.from_addr)
+    if any((host == d or host.endswith("." + d)) and not sender.endswith(d)
+           for d in _PLATFORM_MSGID_DOMAINS):
+        return True
     platforms = set(host.split(".")) & _PLATFORM_MSGID_LABELS
-    return bool(platforms - set(_domain(msg.from_addr).split(".")))
+    return bool(platforms - set(sender.split(".")))
 
 
 # Accounts that run software, not people: web servers, cron, the CMS itself.
@@ -500,7 +507,20 @@ _NOTICE_TEXT_RE = re.compile(
     r"neodpov[íi]dejte na tento|tento e-?mail (byl )?(automaticky )?(vygenerov[áa]n|odesl[áa]n) "
     r"automaticky|ne odgovarajte na ovu|ova (e-?mail )?poruka (je )?automatski|"
     r"nu r[ăa]spunde[țt]i la acest|acest (e-?mail|mesaj) (a fost )?(generat|trimis) automat|"
-    r"μην απαντήσετε σε αυτό|αυτό το (μήνυμα|email) (στάλθηκε|δημιουργήθηκε) αυτόματα)",
+    r"μην απαντήσετε σε αυτό|αυτό το (μήνυμα|email) (στάλθηκε|δημιουργήθηκε) αυτόματα|"
+    # an auto-reply that says so only in its text ("Toto je automatická odpověď.")
+    r"this is an? (automatic|automated|auto-generated) (reply|response|answer)|"
+    r"(dies|das) ist eine automatische (antwort|nachricht|e-?mail)|"
+    r"ceci est une? (r[ée]ponse|message) automatique|"
+    r"(esta|[ée]sta) es una respuesta autom[áa]tica|este es un (mensaje|correo) autom[áa]tico|"
+    r"questa [èe] una risposta automatica|questo [èe] un messaggio automatico|"
+    r"esta [ée] uma (resposta|mensagem) autom[áa]tica|"
+    r"dit is een automatisch (antwoord|bericht|gegenereerd)|"
+    r"toto je automatick[áa] (odpov[ěe][dď]|zpr[áa]va)|"
+    r"ovo je automatsk[ai] (odgovor|poruka)|"
+    r"acesta este un (r[ăa]spuns|mesaj) automat|"
+    r"αυτή είναι μια αυτόματη απάντηση|αυτό είναι ένα αυτόματο μήνυμα|"
+    r"detta [äa]r ett automatiskt (svar|meddelande))",
     re.IGNORECASE,
 )
 
@@ -634,10 +654,75 @@ def _mail_to_us_from_a_group(msg: ParsedMessage) -> bool:
             and bool(author) and author not in posts)
 
 
-def robot_verdict(msg: ParsedMessage) -> list[str]:
-    """Names of the rules that fired, in RULES order; [] means "probably a human"."""
+def _addresses_us(msg: ParsedMessage, company: str) -> bool:
+    """The new text greets us by name near its top ("Hi Stelloloxon team")."""
+    word = company.split()[0].lower() if company.strip() else ""
+    return bool(word) and word in (msg.new_text or msg.text or "")[:200].lower()
+
+
+def _group_post_to_us(msg: ParsedMessage, company: str) -> bool:
+    """A client's post to their own group, which we are a member of, that speaks to us: the
+    group's marks say "list", the greeting says a person is writing to us."""
+    posts = {m.lower() for v in _values(msg, "list-post") for m in _MAILTO_RE.findall(v)}
+    author = (msg.reply_to or "".join(_values(msg, "x-original-sender"))).strip().lower()
+    return (msg.from_addr.lower() in posts and bool(author) and author not in posts
+            and _addresses_us(msg, company))
+
+
+# People's mail programs (desktop, webmail, phone), as they name themselves in X-Mailer or
+# User-Agent. Sending software names itself differently (see _PLATFORM_MAILER_RE).
+_PERSON_MAILER_RE = re.compile(
+    r"^\s*(the bat!|mozilla|thunderbird|betterbird|roundcube|microsoft outlook|"
+    r"outlook for (ios|android|mac)|apple mail|iphone mail|ipad mail|evolution|claws|k-9|"
+    r"fairemail|mutt|neomutt|alpine|horde|sogo|rainloop|snappymail|em client|emclient|"
+    r"postbox|mailbird|spark|bluemail|airmail|sylpheed|seamonkey|kmail|geary|mailmate)(?!\w)",
+    re.IGNORECASE,
+)
+
+
+def _person_mailer(msg: ParsedMessage) -> bool:
+    return any(_PERSON_MAILER_RE.match(v)
+               for v in _values(msg, "x-mailer") + _values(msg, "user-agent"))
+
+
+def _names_in_display(msg: ParsedMessage, local: str) -> bool:
+    """What is left of a noreply-looking local part is a word of the sender's own name
+    (`Kai Lehmann <noreply.kai@…>`)."""
+    rest = {t for t in re.split(r"[-_.+]", _NOREPLY_RE.sub("-", local)) if len(t) > 1}
+    names = {w.lower() for w in re.findall(r"\w+", " ".join(_from_names(msg)))}
+    return bool(rest & names)
+
+
+_HELPDESK_HEADER_PREFIXES = ("x-zendesk-", "x-freshdesk-", "x-helpscout-", "x-kayako-")
+
+
+def _helpdesk_agent_reply(msg: ParsedMessage) -> bool:
+    """A person answering from a ticket system: the helpdesk's headers, a reply's subject, and
+    none of the auto-reply marks its acknowledgements carry (those fire other rules)."""
+    helpdesk = any(name.startswith(_HELPDESK_HEADER_PREFIXES) for name in msg.headers)
+    return helpdesk and bool(_REPLY_SUBJECT_RE.match(msg.subject))
+
+
+def _person_despite(fired: list[str], msg: ParsedMessage, company: str) -> bool:
+    """Marks a person's own mail may carry, each only when it is the one thing that fired."""
+    if set(fired) <= GROUP_RULES and (_mail_to_us_from_a_group(msg)
+                                      or _group_post_to_us(msg, company)):
+        return True
+    if fired == ["precedence"]:
+        # The Bat! and similar let a person set "Precedence: bulk" on everything they send.
+        return _first_token("".join(_values(msg, "precedence"))) == "bulk" and _person_mailer(msg)
+    if fired == ["noreply_sender"]:
+        return _person_mailer(msg) and _names_in_display(msg, _local_part(msg.from_addr))
+    return fired == ["platform_headers"] and _helpdesk_agent_reply(msg)
+
+
+def robot_verdict(msg: ParsedMessage, company: str = "") -> list[str]:
+    """Names of the rules that fired, in RULES order; [] means "probably a human".
+
+    ``company`` is our own name: a client's group post that greets us by it is a person's.
+    """
     fired = [rule.name for rule in RULES if rule.check(msg)]
-    if fired and set(fired) <= GROUP_RULES and _mail_to_us_from_a_group(msg):
+    if fired and _person_despite(fired, msg, company):
         return []
     return fired
 

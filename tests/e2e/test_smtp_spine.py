@@ -6,6 +6,7 @@ from __future__ import annotations
 import smtplib
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -155,3 +156,27 @@ def test_reply_joins_case_only_for_its_requester(seeded: App, run_daemon: Callab
     assert "[SP-REQ-000001]" in third["Subject"]
     assert "still waiting for the one-time code" in third.get_body(("plain",)).get_content()
     assert outbox_messages(app)[3]["To"] == "mallory@evil.example"
+
+
+def test_people_with_machine_looking_marks_are_answered(seeded: App,
+                                                        run_daemon: Callable) -> None:
+    """A client's group post that greets us, The Bat!'s Precedence: bulk and a helpdesk
+    agent's reply are answered; a body-only Czech auto-reply is not."""
+    app = seeded
+    mail = Path(__file__).resolve().parents[1] / "data" / "mail"
+    people = ["group_post_greeting_us.eml", "precedence_bulk_personal_mailer.eml",
+              "helpdesk_agent_reply.eml"]
+    robot = "ooo_cs_body_only.eml"
+    with run_daemon(app) as daemon:
+        for path in [mail / "people" / n for n in people] + [mail / "robots" / robot]:
+            _send(daemon.smtp_port, path.read_bytes().replace(b"\n", b"\r\n"))
+        wait_until(lambda: len(_rows(app, models.InboundMessage)) == 4
+                   and not _rows(app, models.InboundMessage, status="new"))
+        replies = wait_until(lambda: len(outbox_messages(app)) >= 3 and outbox_messages(app))
+    answered = {r["To"] for r in replies}
+    # a group post is answered where it came from, so the client's team sees the answer
+    assert {"werkstatt@holzmann-moebel.example", "h.brandt@brandt-modellbau.example",
+            "support@ferro-werk.example"} <= answered
+    statuses = {r.sender: r.status for r in _rows(app, models.InboundMessage)}
+    assert statuses["petr.maly@strojirna-maly.example"] == "robot"
+    assert "petr.maly@strojirna-maly.example" not in answered

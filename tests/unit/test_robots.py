@@ -249,6 +249,7 @@ ROBOTS = MAIL / "robots"
         ("system_account_sender.eml", ["system_account_sender"]),
         ("platform_message_id.eml", ["platform_headers"]),
         ("notification_header.eml", ["platform_headers"]),
+        ("ooo_cs_body_only.eml", ["automated_notice_text"]),
     ],
 )
 def test_each_rule_has_its_own_mail(name: str, fired: list[str]) -> None:
@@ -383,6 +384,19 @@ def test_platform_rules(headers: str, fired: list[str]) -> None:
         "Svara inte på detta mejl.",
         "Neodpovídejte na tento e-mail.",
         "Nu răspundeți la acest mesaj.",
+        # auto-replies that say so only in their text
+        "This is an automatic reply. I am away until Monday.",
+        "Dies ist eine automatische Antwort.",
+        "Ceci est une réponse automatique.",
+        "Esta es una respuesta automática.",
+        "Questa è una risposta automatica.",
+        "Esta é uma resposta automática.",
+        "Dit is een automatisch antwoord.",
+        "Toto je automatická odpověď.",
+        "Ovo je automatski odgovor.",
+        "Acesta este un răspuns automat.",
+        "Αυτή είναι μια αυτόματη απάντηση.",
+        "Detta är ett automatiskt svar.",
     ],
 )
 def test_notice_text_in_each_language(footer: str) -> None:
@@ -435,7 +449,41 @@ PEOPLE = MAIL / "people"
 def test_people_that_look_like_machines_are_not_robots(path: Path) -> None:
     """Own-site contact forms and mail a client's group sends to us carry bulk marks, but a
     person wrote them."""
-    assert robot_verdict(parse_message(path.read_bytes())) == []
+    assert robot_verdict(parse_message(path.read_bytes()), "Stelloloxon Pro") == []
+
+
+def test_a_group_post_that_does_not_greet_us_is_list_traffic() -> None:
+    raw = (PEOPLE / "group_post_greeting_us.eml").read_bytes().replace(
+        b"Hello Stelloloxon,", b"Hello all,")
+    assert "list_headers" in robot_verdict(parse_message(raw), "Stelloloxon Pro")
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "fired"),
+    [
+        # Precedence: bulk is only forgiven on a person's mail program, and never junk/list
+        ("precedence_bulk_personal_mailer.eml", b"X-Mailer: The Bat! (v11.0.2) Home",
+         b"X-Mailer: CronMailer 2.1", ["precedence"]),
+        ("precedence_bulk_personal_mailer.eml", b"Precedence: bulk", b"Precedence: junk",
+         ["precedence"]),
+        # a noreply address is a person's only when the rest of it is their own name
+        ("noreply_looking_personal_address.eml", b"noreply-lukas@", b"noreply-alerts@",
+         ["noreply_sender"]),
+        ("noreply_looking_personal_address.eml", b"User-Agent: Mozilla Thunderbird\n", b"",
+         ["noreply_sender"]),
+        # a ticket system's acknowledgement is not a reply, and carries Auto-Submitted
+        ("helpdesk_agent_reply.eml", b"Subject: Re: [Ferro-Werk]", b"Subject: [Ferro-Werk]",
+         ["platform_headers"]),
+        ("helpdesk_agent_reply.eml", b"X-Mailer: Zendesk Mailer",
+         b"Auto-Submitted: auto-generated\nX-Mailer: Zendesk Mailer",
+         ["auto_submitted", "platform_headers"]),
+    ],
+)
+def test_person_marks_are_forgiven_only_alone(name: str, old: bytes, new: bytes,
+                                              fired: list[str]) -> None:
+    raw = (PEOPLE / name).read_bytes()
+    assert old in raw
+    assert robot_verdict(parse_message(raw.replace(old, new)), "Stelloloxon Pro") == fired
 
 
 def test_a_list_posting_is_still_a_robot() -> None:
@@ -479,6 +527,9 @@ def test_people_behind_system_looking_senders(from_line: str, extra: str) -> Non
         ("Jo <jo@clientfirm.example>", "Message-ID: <a1@email.amazonses.com>\n",
          ["platform_headers"]),
         ("Jo <jo@clientfirm.example>", "X-Lemlist-Campaign: cam_1\n", ["platform_headers"]),
+        ("Jo <jo@clientfirm.example>", "Message-ID: <rio-7f3a@mailer.reply.io>\n",
+         ["platform_headers"]),
+        ("Jo <jo@clientfirm.example>", "X-Mailer: Reply.io\n", ["platform_headers"]),
         ("Carrier <trackingupdates@carrier.example>", "", ["bulk_role_sender"]),
     ],
 )
