@@ -16,6 +16,7 @@ BLIND = Path(__file__).resolve().parents[1] / "data" / "blind"
 BLIND2 = BLIND.with_name("blind2")
 BLIND3 = BLIND.with_name("blind3")
 BLIND4 = BLIND.with_name("blind4")
+BLIND5 = BLIND.with_name("blind5")
 SHORTEST_DISTINCT = 20
 
 
@@ -39,8 +40,8 @@ def test_retraining_gives_the_shipped_model(tmp_path: Path) -> None:
     np.testing.assert_allclose(again.platt, shipped.platt, atol=1e-6)
 
 
-@pytest.mark.parametrize("blind", [BLIND, BLIND2, BLIND3, BLIND4],
-                         ids=["blind", "blind2", "blind3", "blind4"])
+@pytest.mark.parametrize("blind", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5],
+                         ids=["blind", "blind2", "blind3", "blind4", "blind5"])
 def test_blind_items_are_never_trained_on(blind: Path) -> None:
     trained = {i.id for i in training_items()}
     assert not trained & {i.id for i in load_labelled(blind)}
