@@ -25,13 +25,16 @@ OUT_OF_OFFICE_DAMPING = 0.5
 _NEGATION = re.compile(
     r"n't\b|\b(not|never|nothing|no need to|nicht|nichts|kein|keine|keinen|keinesfalls|niemals"
     r"|ne|n'|jamais|rien|no|nunca|nada|non|mai|niente|nulla|não|nem|niet|geen|nooit"
-    r"|niets|nie|nikdy|δεν|μην|inte|aldrig|inget)\b"
+    r"|niets|nie|nikdy|δεν|μην|inte|aldrig|inget"
+    r"|nu|niciodată|nimic|nemojte|nemoj|nikad|nikada|ništa)\b"
 )
 # Phrases that contain a negation word but do not negate what follows.
 _NOT_A_NEGATION = re.compile(
     r"\b(or|oder|ou|o|of|či) (not|nicht|non|no|niet|não|nezpracováváte)\b"
     r"|\b(not only|nicht nur|pas seulement|non seulement|no solo|non solo|não só|niet alleen)\b"
     r"|\b(no longer|no later|nicht später|spätestens)\b"
+    # Romanian "nu (mă) mai ..." is "no longer ...": "nu mai vreau newsletterul" asks to stop
+    r"|\bnu (mă |ne |îmi |imi )?mai\b"
 )
 # A negation after a condition ("if you do not delete my data, ...") is not a refusal.
 _CONDITION = re.compile(r"\b(if|unless|wenn|falls|sollten|sofern|si|se|als|indien|pokud|ako)\b")
@@ -56,8 +59,13 @@ _CLAUSE_BREAK = re.compile(
     r"|apenas|maar|alleen)\b"
 )
 _SENTENCE_BREAK = re.compile(r"[.!?;\n]")
-# French "pas" only counts after "ne"/"n'" (Dutch "pas ... aan" means "adjust").
-_POST_NEGATION = re.compile(r"^[^.!?;:,\n]{0,25}?\b(nicht|niet)\b")
+# French "pas" only counts after "ne"/"n'" (Dutch "pas ... aan" means "adjust"). German, Dutch
+# and Swedish put the negation after the verb: "Avregistrera mig inte".
+# (Pattern.match at a position: "^" would only match at the string's real start.)
+_POST_NEGATION = re.compile(
+    r"(?:(?!\b(?:und|oder|aber|sondern|en|of|maar|och|eller|men)\b)[^.!?;:,\n]){0,25}?"
+    r"\b(nicht|niet|inte)\b"
+)
 
 
 @dataclass(frozen=True)

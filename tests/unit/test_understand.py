@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.understand import PRIVACY_INTENTS, Understanding, understand
+from bot.understand.core import read
 from bot.understand.evaluate import evaluate, format_report, load_labelled, main
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
@@ -30,6 +31,29 @@ def test_negated_deletion_is_correction_only(text: str) -> None:
     u = understand(text)
     assert u.primary == "correction"
     assert "deletion" not in u.names
+
+
+@pytest.mark.parametrize(
+    ("text", "negated"),
+    [
+        ("Vă rog nu mă dezabonați, citesc newsletterul!", True),
+        ("Nu vreau să mă scoateți de pe lista de newsletter.", True),
+        ("Nu mai vreau să primesc newsletterul.", False),  # "no longer": a request
+        ("Nemojte me odjaviti, rado ga čitam.", True),
+        ("Nemojte mi više slati newsletter.", False),  # "don't send me any more"
+        ("Avregistrera mig inte, jag läser varje nummer!", True),  # negation after the verb
+        ("Jag vill inte längre få nyhetsbrev.", False),
+        ("Avregistrera mig och skicka inte mer.", False),  # the "inte" is the next clause's
+        ("Bitte löschen Sie meine Daten nicht.", True),
+        ("Verwijder mijn gegevens en stuur niet meer.", False),
+    ],
+)
+def test_negation_in_each_word_order(text: str, negated: bool) -> None:
+    """The rules read "do not unsubscribe me" as negated, in the languages' own word order,
+    and "no longer send me" as the request it is."""
+    evidence = read(text).evidence
+    assert bool(evidence.negated) is negated
+    assert bool(evidence.body) is not negated
 
 
 def test_bare_negation_is_not_deletion() -> None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from bot.understand.rules._flags import KEEP
+
 # One rule per line: (intent, slug, pattern, weight[, flags]).
 # fmt: off
 RULES = (
@@ -12,7 +14,8 @@ RULES = (
     ("restriction", "ogranicenje_obrade", r"\bograničenje obrade\b|\bograniči(te|ti) obradu\b", 0.85),
     ("optout", "protivim_se", r"\bprotivim se (\S+ ){0,2}obradi\b|\bprigovor (\S+ ){0,4}(obrad|marketing)\w*", 0.85),
     ("optout", "izravni_marketing", r"\bizravn\w+ marketing\w*\b", 0.6),
-    ("optout", "odjava", r"\bodjav\w+\b|\bne šaljite mi\b", 0.8),
+    ("optout", "odjava", r"\bodjav\w+\b", 0.8),
+    ("optout", "ne_saljite", r"\bne šaljite mi\b|\bnemojte mi (više )?slati\b", 0.8, KEEP),
     ("optout", "povlacim_pristanak", r"\bpovlačim (\S+ ){0,2}pristanak\b", 0.35),
     ("usage_report", "primatelji", r"\bprimatelj\w*\b", 0.3),
     ("reminder", "bez_odgovora", r"\bnisam primi\S* (\S+ ){0,2}odgovor\b|\bponovno (vas )?kontakt\w+\b|\bpodsjetnik\b", 0.8),
