@@ -91,8 +91,15 @@ _NOREPLY_RE = re.compile(
 )
 
 
+# "bounce-house-rentals": after "bounce" come two or more words, a name someone chose; a
+# bounce handler's rest is a token (bounces+a1b2=…, bounce-12345, bounce-mail).
+_WORDY_REST_RE = re.compile(r"^bounces?-[a-z]{3,}(-[a-z]{3,})+$")
+
+
 def _noreply_sender(msg: ParsedMessage) -> bool:
-    return bool(msg.from_addr) and bool(_NOREPLY_RE.search(_local_part(msg.from_addr)))
+    local = _local_part(msg.from_addr)
+    return (bool(msg.from_addr) and bool(_NOREPLY_RE.search(local))
+            and not _WORDY_REST_RE.match(local))
 
 
 def _precedence(msg: ParsedMessage) -> bool:
@@ -287,7 +294,8 @@ _BOUNCE_LOCAL_RE = re.compile(r"^(bounces?|mailer-bounces?|bounce-?mail)([-_.+=]
 
 def _bulk_return_path(msg: ParsedMessage) -> bool:
     """A VERP/bounce-handler Return-Path: what bulk senders use; a person's is their own."""
-    return any(_BOUNCE_LOCAL_RE.match(local) for local in _addr_locals(msg, "return-path"))
+    return any(_BOUNCE_LOCAL_RE.match(local) and not _WORDY_REST_RE.match(local)
+               for local in _addr_locals(msg, "return-path"))
 
 
 def _bulk_sender_headers(msg: ParsedMessage) -> bool:
@@ -419,11 +427,29 @@ _PLATFORM_MAILER_RE = re.compile(
 )
 
 
+# Mail services for people that stamp their users' own mail with such headers (Proton Mail:
+# `Feedback-ID: …:user:proton`, `X-Pm-Message-ID`, the latter also Postmark's name).
+_PERSONAL_SERVICE_HOSTS = ("proton.me", "protonmail.com", "protonmail.ch", "pm.me")
+_PERSONAL_SERVICE_HEADERS = frozenset({"feedback-id", "x-pm-message-id"})
+
+
+def _message_id_host(msg: ParsedMessage) -> str:
+    return (msg.message_id or "").rpartition("@")[2].strip("<> ").lower()
+
+
+def _from_personal_service(msg: ParsedMessage) -> bool:
+    host = _message_id_host(msg)
+    return any(host == h or host.endswith("." + h) for h in _PERSONAL_SERVICE_HOSTS)
+
+
 def _platform_headers(msg: ParsedMessage) -> bool:
     """Tracking headers of sending platforms (ESPs, shops, CRMs, trackers): their mail is
     a notification or a campaign, not a letter."""
+    names = set(msg.headers)
+    if _from_personal_service(msg):
+        names -= _PERSONAL_SERVICE_HEADERS
     if any(name in _PLATFORM_HEADERS or name.startswith(_PLATFORM_HEADER_PREFIXES)
-           or _NOTIFICATION_HEADER_RE.match(name) for name in msg.headers):
+           or _NOTIFICATION_HEADER_RE.match(name) for name in names):
         return True
     if any(_PLATFORM_MAILER_RE.match(v) for v in _values(msg, "x-mailer")):
         return True
@@ -434,7 +460,7 @@ def _platform_message_id(msg: ParsedMessage) -> bool:
     """The Message-ID's host belongs to a sending platform (`<…@lemlist.com>`,
     `<…@email.amazonses.com>`) while From is another domain: a mail client mints
     Message-IDs on its own host (the platform's own staff write from theirs)."""
-    host = (msg.message_id or "").rpartition("@")[2].strip("<> ").lower()
+    host = _message_id_host(msg)
     sender = _domain(msg.from_addr)
     if any((host == d or host.endswith("." + d)) and not sender.endswith(d)
            for d in _PLATFORM_MSGID_DOMAINS):
@@ -533,6 +559,64 @@ def _automated_notice_text(msg: ParsedMessage) -> bool:
     return bool(_NOTICE_TEXT_RE.search(msg.text or ""))
 
 
+# An out-of-office reply that no header or subject marks ("Re: <our subject>" from a simple
+# responder): it says the writer is away *and* what happens meanwhile, in 12 languages.
+_AWAY_RE = re.compile(
+    r"(out of (the )?office|away from (the|my) (office|desk)|on (annual |parental )?leave|"
+    r"on (holiday|vacation)|i('m| am) (currently )?away|"
+    r"nicht im büro|abwesend|im urlaub|außer haus|"
+    r"absente? du bureau|en congés?|en vacances|"
+    r"fuera de la oficina|de vacaciones|"
+    r"fuori (sede|ufficio)|in ferie|in vacanza|"
+    r"fora do escritório|de férias|"
+    r"niet op kantoor|met vakantie|afwezig|"
+    r"mimo kancelář|na dovolené|čerpám dovolenou|nepřítomn|"
+    r"izvan ureda|na (godišnjem )?odmoru|odsutn|"
+    r"în concediu|in concediu|în afara biroului|"
+    r"εκτός γραφείου|σε άδεια|απουσιάζω|"
+    r"inte på kontoret|på semester|är ledig|tjänstledig)",
+    re.IGNORECASE,
+)
+_MEANWHILE_RE = re.compile(
+    r"((no|limited|without|irregular) access to (my )?e-?mails?|(will not|won't) be forwarded|"
+    r"(reply|respond|get back to you|answer)[^.\n]{0,30}(when i('m| am) back|(upon|on|after) my "
+    r"return|when i return)|for urgent (matters|enquiries|inquiries|issues|requests)|"
+    r"in urgent cases|"
+    r"keinen zugriff auf|nicht weitergeleitet|nach meiner rückkehr|in dringenden fällen|"
+    r"pas accès (à|a) (mes|ma)|ne sera pas transféré|(à|a) mon retour|en cas d'urgence|"
+    r"pour toute urgence|"
+    r"sin acceso al correo|no tengo acceso|no será reenviado|a mi (regreso|vuelta)|"
+    r"para (asuntos|temas) urgentes|en caso de urgencia|"
+    r"non ho accesso|accesso (regolare )?alla posta|non sarà inoltrat|al mio rientro|"
+    r"per (questioni|urgenze|casi) urgenti|in caso di urgenza|"
+    r"sem acesso ao (e-?mail|correio)|não será reencaminhad|no meu regresso|"
+    r"para assuntos urgentes|em caso de urgência|"
+    r"geen toegang tot (mijn )?e-?mail|wordt niet doorgestuurd|na mijn terugkeer|"
+    r"bij (mijn )?terugkomst|voor dringende zaken|in dringende gevallen|"
+    r"nemám přístup k e-?mail|e-?maily nečtu|nebude přeposlán|po (mém )?návratu|"
+    r"v naléhavých případech|"
+    r"nemam pristup e-?pošti|neće biti proslijeđen|po povratku|za hitne upite|"
+    r"u hitnim slučajevima|"
+    r"nu am acces la e-?mail|nu va fi redirecționat|la (întoarcere|revenire|întoarcerea mea)|"
+    r"pentru urgențe|în caz de urgență|"
+    r"δεν έχω πρόσβαση|δεν θα προωθηθεί|με την επιστροφή μου|για επείγοντα|"
+    r"ingen tillgång till (min )?e-?post|läser inte (min )?e-?post|vidarebefordras inte|"
+    r"när jag är tillbaka|(vid|i) brådskande ärenden)",
+    re.IGNORECASE,
+)
+ABSENCE_MAX_CHARS = 1200
+
+
+def _absence_notice_text(msg: ParsedMessage) -> bool:
+    """A short text, no question and nothing quoted, that says the writer is away and what
+    happens meanwhile ("no access to e-mail", "for urgent matters call …")."""
+    text = msg.new_text or ""
+    if not text or len(text) > ABSENCE_MAX_CHARS or "?" in text or len(text) < len(
+            (msg.text or "").strip()) - 40:
+        return False
+    return bool(_AWAY_RE.search(text)) and bool(_MEANWHILE_RE.search(text))
+
+
 _TRANSACTION_SUBJECT_RE = re.compile(
     r"(\b(new order|neue bestellung|nouvelle commande|nuevo pedido|nuovo ordine|novo pedido|"
     r"nieuwe bestelling|nov[áa] objedn[áa]vka|ny best[äa]llning|comand[ăa] nou[ăa])\s*#\s*\d|"
@@ -622,6 +706,9 @@ RULES: tuple[RobotRule, ...] = (
     RobotRule("automated_notice_text", "the text says it is an automated notice ('do not reply "
               "to this e-mail', 'you are receiving this email because', 12 languages)",
               _automated_notice_text, soft=True),
+    RobotRule("absence_notice_text", "an unmarked out-of-office: a short text, nothing quoted, "
+              "no question, saying the writer is away and what happens meanwhile (12 "
+              "languages)", _absence_notice_text, soft=True),
     RobotRule("transaction_subject", "shop, payment or carrier notice subject ('New order #…', "
               "'Your receipt from …', 'Package scheduled for delivery')", _transaction_subject,
               soft=True),
@@ -664,9 +751,9 @@ def _group_post_to_us(msg: ParsedMessage, company: str) -> bool:
     """A client's post to their own group, which we are a member of, that speaks to us: the
     group's marks say "list", the greeting says a person is writing to us."""
     posts = {m.lower() for v in _values(msg, "list-post") for m in _MAILTO_RE.findall(v)}
-    author = (msg.reply_to or "".join(_values(msg, "x-original-sender"))).strip().lower()
-    return (msg.from_addr.lower() in posts and bool(author) and author not in posts
-            and _addresses_us(msg, company))
+    author = (msg.reply_to or "".join(_values(msg, "x-original-sender"))
+              or msg.from_addr).strip().lower()
+    return bool(posts) and bool(author) and author not in posts and _addresses_us(msg, company)
 
 
 # People's mail programs (desktop, webmail, phone), as they name themselves in X-Mailer or
@@ -681,26 +768,54 @@ _PERSON_MAILER_RE = re.compile(
 
 
 def _person_mailer(msg: ParsedMessage) -> bool:
-    return any(_PERSON_MAILER_RE.match(v)
-               for v in _values(msg, "x-mailer") + _values(msg, "user-agent"))
+    """X-Mailer/User-Agent of a mail program, or the composer's own Message-ID (Gmail,
+    Proton) or Outlook's Thread-Index: what a person's mail carries, not a sending platform."""
+    if any(_PERSON_MAILER_RE.match(v)
+           for v in _values(msg, "x-mailer") + _values(msg, "user-agent")):
+        return True
+    return (_message_id_host(msg) == "mail.gmail.com" or _from_personal_service(msg)
+            or "thread-index" in msg.headers)
 
 
 def _names_in_display(msg: ParsedMessage, local: str) -> bool:
     """What is left of a noreply-looking local part is a word of the sender's own name
     (`Kai Lehmann <noreply.kai@…>`)."""
     rest = {t for t in re.split(r"[-_.+]", _NOREPLY_RE.sub("-", local)) if len(t) > 1}
-    names = {w.lower() for w in re.findall(r"\w+", " ".join(_from_names(msg)))}
-    return bool(rest & names)
+    display = " ".join(_from_names(msg))
+    names = {w.lower() for w in re.findall(r"\w+", display)}
+    return bool(rest & names) and not _ROLE_NAME_RE.search(display)
 
 
-_HELPDESK_HEADER_PREFIXES = ("x-zendesk-", "x-freshdesk-", "x-helpscout-", "x-kayako-")
+# A display name of a service, not a person or family: "Gmail Team <gmail-noreply@…>".
+_ROLE_NAME_RE = re.compile(
+    r"\b(team|support|service|services|notifications?|alerts?|news|info|system|admin|billing|"
+    r"customer|updates|accounts?|security|no-?reply|mailer|bot)\b", re.IGNORECASE)
+
+
+_HELPDESK_HEADER_PREFIXES = ("x-zendesk-", "x-freshdesk-", "x-fd-", "x-helpscout-",
+                             "x-kayako-")
+_HELPDESK_HOSTS = ("zendesk.com", "freshdesk.com", "helpscout.net")
+_TAGGED_REPLY_RE = re.compile(r"^\s*(\[[^\]]{1,60}\]\s*)?(re|aw|sv|antw|odp)\s*:", re.I)
+# What a helpdesk's bulk and tracking marks may add to an agent's reply.
+HELPDESK_RULES = frozenset({"platform_headers", "bulk_return_path"})
 
 
 def _helpdesk_agent_reply(msg: ParsedMessage) -> bool:
-    """A person answering from a ticket system: the helpdesk's headers, a reply's subject, and
-    none of the auto-reply marks its acknowledgements carry (those fire other rules)."""
-    helpdesk = any(name.startswith(_HELPDESK_HEADER_PREFIXES) for name in msg.headers)
-    return helpdesk and bool(_REPLY_SUBJECT_RE.match(msg.subject))
+    """A person answering from a ticket system: the helpdesk's headers or Message-ID, a reply
+    ("[Brand] Re: …" or In-Reply-To), and none of the auto-reply marks its acknowledgements
+    carry (those fire other rules)."""
+    host = _message_id_host(msg)
+    helpdesk = (any(name.startswith(_HELPDESK_HEADER_PREFIXES) for name in msg.headers)
+                or any(host == h or host.endswith("." + h) for h in _HELPDESK_HOSTS))
+    return helpdesk and bool(_TAGGED_REPLY_RE.match(msg.subject) or msg.in_reply_to)
+
+
+# Company signature gateways (CodeTwo, Exclaimer) add List-Unsubscribe to people's mail.
+_SIGNATURE_GATEWAY_PREFIXES = ("x-codetwo", "x-exclaimer")
+
+
+def _signature_gateway(msg: ParsedMessage) -> bool:
+    return any(name.startswith(_SIGNATURE_GATEWAY_PREFIXES) for name in msg.headers)
 
 
 def _person_despite(fired: list[str], msg: ParsedMessage, company: str) -> bool:
@@ -713,7 +828,9 @@ def _person_despite(fired: list[str], msg: ParsedMessage, company: str) -> bool:
         return _first_token("".join(_values(msg, "precedence"))) == "bulk" and _person_mailer(msg)
     if fired == ["noreply_sender"]:
         return _person_mailer(msg) and _names_in_display(msg, _local_part(msg.from_addr))
-    return fired == ["platform_headers"] and _helpdesk_agent_reply(msg)
+    if fired == ["list_unsubscribe"]:
+        return _signature_gateway(msg)
+    return set(fired) <= HELPDESK_RULES and _helpdesk_agent_reply(msg)
 
 
 def robot_verdict(msg: ParsedMessage, company: str = "") -> list[str]:
