@@ -610,9 +610,10 @@ ABSENCE_MAX_CHARS = 1200
 def _absence_notice_text(msg: ParsedMessage) -> bool:
     """A short text, no question and nothing quoted, that says the writer is away and what
     happens meanwhile ("no access to e-mail", "for urgent matters call …")."""
-    text = msg.new_text or ""
-    if not text or len(text) > ABSENCE_MAX_CHARS or "?" in text or len(text) < len(
-            (msg.text or "").strip()) - 40:
+    text, whole = msg.new_text or "", (msg.text or "").strip()
+    quoted = len(text) < len(whole) - 40 or any(
+        line.lstrip().startswith(">") for line in whole.splitlines())
+    if not text or quoted or len(text) > ABSENCE_MAX_CHARS or "?" in text:
         return False
     return bool(_AWAY_RE.search(text)) and bool(_MEANWHILE_RE.search(text))
 

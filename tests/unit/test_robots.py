@@ -47,6 +47,7 @@ def test_rule_names_in_contract_order() -> None:
         "list_unsubscribe",
         "sent_via_platform",
         "automated_notice_text",
+        "absence_notice_text",
         "transaction_subject",
         "platform_headers",
         "system_account_sender",
@@ -55,7 +56,7 @@ def test_rule_names_in_contract_order() -> None:
     soft = {"bulk_role_sender", "list_group_recipient", "machine_payload",
             "form_notification_subject", "list_unsubscribe", "sent_via_platform",
             "platform_headers", "automated_notice_text", "transaction_subject",
-            "system_account_sender"}
+            "system_account_sender", "absence_notice_text"}
     assert set(SOFT_RULES) == soft
 
 
@@ -73,7 +74,7 @@ def test_rule_names_in_contract_order() -> None:
         ),
         (
             "ooo_de_auto_submitted.eml",  # its X-Auto-Response-Suppress alone would not count
-            ["auto_submitted", "auto_reply_subject"],
+            ["auto_submitted", "auto_reply_subject", "absence_notice_text"],
         ),
         ("ooo_de_x_autoreply.eml", ["auto_reply_headers", "auto_reply_subject"]),
         ("mailing_list.eml", ["list_headers", "list_unsubscribe"]),
@@ -250,6 +251,7 @@ ROBOTS = MAIL / "robots"
         ("platform_message_id.eml", ["platform_headers"]),
         ("notification_header.eml", ["platform_headers"]),
         ("ooo_cs_body_only.eml", ["automated_notice_text"]),
+        ("absence_notice_text.eml", ["absence_notice_text"]),
     ],
 )
 def test_each_rule_has_its_own_mail(name: str, fired: list[str]) -> None:
@@ -452,6 +454,17 @@ def test_people_that_look_like_machines_are_not_robots(path: Path) -> None:
     assert robot_verdict(parse_message(path.read_bytes()), "Stelloloxon Pro") == []
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "I am on holiday until 14 December - could you send the files before then?",  # asks
+        "Sono in ferie fino al 14. Per questioni urgenti: 055 555.\n\n> Your quote ...\n> ...",
+    ],
+)
+def test_a_person_mentioning_an_absence_is_not_an_auto_reply(body: str) -> None:
+    assert "absence_notice_text" not in robot_verdict(make("Subject: Re: quote", body))
+
+
 def test_a_group_post_that_does_not_greet_us_is_list_traffic() -> None:
     raw = (PEOPLE / "group_post_greeting_us.eml").read_bytes().replace(
         b"Hello Stelloloxon,", b"Hello all,")
@@ -474,6 +487,15 @@ def test_a_group_post_that_does_not_greet_us_is_list_traffic() -> None:
         # a ticket system's acknowledgement is not a reply, and carries Auto-Submitted
         ("helpdesk_agent_reply.eml", b"Subject: Re: [Ferro-Werk]", b"Subject: [Ferro-Werk]",
          ["platform_headers"]),
+        ("wordy_bounce_address.eml", b"bounce-castle-hire@", b"bounce-4411@",
+         ["noreply_sender", "bulk_return_path"]),
+        ("proton_mail_user.eml", b"<aB3xQ9-Zt2@proton.me>", b"<aB3xQ9-Zt2@pm.esp.example>",
+         ["platform_headers"]),
+        ("signature_gateway_unsubscribe.eml", b"X-CodeTwoProcessed: true\n", b"",
+         ["list_unsubscribe"]),
+        ("freshdesk_agent_reply.eml", b"In-Reply-To: <r-77@stelloloxonpro.com>\nSubject: Re:",
+         b"Subject:",
+         ["bulk_return_path"]),
         ("helpdesk_agent_reply.eml", b"X-Mailer: Zendesk Mailer",
          b"Auto-Submitted: auto-generated\nX-Mailer: Zendesk Mailer",
          ["auto_submitted", "platform_headers"]),
