@@ -420,7 +420,8 @@ _PLATFORM_MSGID_LABELS = frozenset({
 _PLATFORM_MSGID_DOMAINS = ("reply.io", "apollo.io", "outreach.io", "salesloft.com",
                            "hubspotemail.net", "instantly.ai", "woodpecker.co")
 _PLATFORM_MAILER_RE = re.compile(
-    r"^\s*(reply\.io|apollo\.io|outreach|lemlist|woodpecker|instantly|prestashop|woocommerce|magento|shopware|shopify|lexoffice|sevdesk|quickbooks|xero|"
+    r"^\s*(reply\.io|apollo\.io|outreach|lemlist|woodpecker|instantly|"
+    r"prestashop|woocommerce|magento|shopware|shopify|lexoffice|sevdesk|quickbooks|xero|"
     r"mailchimp|sendgrid|mailgun|mailjet|brevo|sendinblue|cleverreach|hubspot|salesforce|"
     r"zendesk|freshdesk|jira|confluence|gitlab|github|wordpress|wpforms|drupal|odoo)\b",
     re.IGNORECASE,
@@ -437,9 +438,14 @@ def _message_id_host(msg: ParsedMessage) -> str:
     return (msg.message_id or "").rpartition("@")[2].strip("<> ").lower()
 
 
+def _host_in(host: str, domain: str) -> bool:
+    """`host` is `domain` or one of its subdomains."""
+    return host == domain or host.endswith("." + domain)
+
+
 def _from_personal_service(msg: ParsedMessage) -> bool:
     host = _message_id_host(msg)
-    return any(host == h or host.endswith("." + h) for h in _PERSONAL_SERVICE_HOSTS)
+    return any(_host_in(host, h) for h in _PERSONAL_SERVICE_HOSTS)
 
 
 def _platform_headers(msg: ParsedMessage) -> bool:
@@ -462,7 +468,7 @@ def _platform_message_id(msg: ParsedMessage) -> bool:
     Message-IDs on its own host (the platform's own staff write from theirs)."""
     host = _message_id_host(msg)
     sender = _domain(msg.from_addr)
-    if any((host == d or host.endswith("." + d)) and not sender.endswith(d)
+    if any(_host_in(host, d) and not sender.endswith(d)
            for d in _PLATFORM_MSGID_DOMAINS):
         return True
     platforms = set(host.split(".")) & _PLATFORM_MSGID_LABELS
@@ -730,11 +736,15 @@ GROUP_RULES = frozenset({"precedence", "list_headers", "list_unsubscribe", "sent
 _MAILTO_RE = re.compile(r"<mailto:([^>?]+)", re.IGNORECASE)
 
 
+def _list_post_addresses(msg: ParsedMessage) -> set[str]:
+    return {m.lower() for v in _values(msg, "list-post") for m in _MAILTO_RE.findall(v)}
+
+
 def _mail_to_us_from_a_group(msg: ParsedMessage) -> bool:
     """A person's mail that their own group sent to us: the group is the From (its List-Post
     address), but the list is not a recipient (a list posting goes *to* the list), and
     Reply-To or X-Original-Sender names the person."""
-    posts = {m.lower() for v in _values(msg, "list-post") for m in _MAILTO_RE.findall(v)}
+    posts = _list_post_addresses(msg)
     recipients = {a.lower() for a in msg.to_addrs} | {
         addr.lower() for _n, addr in getaddresses(_values(msg, "cc"))}
     author = (msg.reply_to or "".join(_values(msg, "x-original-sender"))).strip().lower()
@@ -751,7 +761,7 @@ def _addresses_us(msg: ParsedMessage, company: str) -> bool:
 def _group_post_to_us(msg: ParsedMessage, company: str) -> bool:
     """A client's post to their own group, which we are a member of, that speaks to us: the
     group's marks say "list", the greeting says a person is writing to us."""
-    posts = {m.lower() for v in _values(msg, "list-post") for m in _MAILTO_RE.findall(v)}
+    posts = _list_post_addresses(msg)
     author = (msg.reply_to or "".join(_values(msg, "x-original-sender"))
               or msg.from_addr).strip().lower()
     return bool(posts) and bool(author) and author not in posts and _addresses_us(msg, company)
@@ -778,6 +788,12 @@ def _person_mailer(msg: ParsedMessage) -> bool:
             or "thread-index" in msg.headers)
 
 
+# A display name of a service, not a person or family: "Gmail Team <gmail-noreply@…>".
+_ROLE_NAME_RE = re.compile(
+    r"\b(team|support|service|services|notifications?|alerts?|news|info|system|admin|billing|"
+    r"customer|updates|accounts?|security|no-?reply|mailer|bot)\b", re.IGNORECASE)
+
+
 def _names_in_display(msg: ParsedMessage, local: str) -> bool:
     """What is left of a noreply-looking local part is a word of the sender's own name
     (`Kai Lehmann <noreply.kai@…>`)."""
@@ -786,11 +802,6 @@ def _names_in_display(msg: ParsedMessage, local: str) -> bool:
     names = {w.lower() for w in re.findall(r"\w+", display)}
     return bool(rest & names) and not _ROLE_NAME_RE.search(display)
 
-
-# A display name of a service, not a person or family: "Gmail Team <gmail-noreply@…>".
-_ROLE_NAME_RE = re.compile(
-    r"\b(team|support|service|services|notifications?|alerts?|news|info|system|admin|billing|"
-    r"customer|updates|accounts?|security|no-?reply|mailer|bot)\b", re.IGNORECASE)
 
 
 _HELPDESK_HEADER_PREFIXES = ("x-zendesk-", "x-freshdesk-", "x-fd-", "x-helpscout-",
@@ -807,7 +818,7 @@ def _helpdesk_agent_reply(msg: ParsedMessage) -> bool:
     carry (those fire other rules)."""
     host = _message_id_host(msg)
     helpdesk = (any(name.startswith(_HELPDESK_HEADER_PREFIXES) for name in msg.headers)
-                or any(host == h or host.endswith("." + h) for h in _HELPDESK_HOSTS))
+                or any(_host_in(host, h) for h in _HELPDESK_HOSTS))
     return helpdesk and bool(_TAGGED_REPLY_RE.match(msg.subject) or msg.in_reply_to)
 
 
